@@ -1,0 +1,1 @@
+"""smsgate: a self-hosted SMS gateway and reseller platform."""

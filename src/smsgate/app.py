@@ -1,0 +1,77 @@
+"""The ASGI application: every API surface, one process-wide runtime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from smsgate.config import Settings, get_settings
+from smsgate.errors import InvalidRequest, NotFound, SmsgateError, Unavailable
+from smsgate.runtime import Runtime
+from smsgate.surfaces import native, service
+from smsgate.surfaces.rendering import render_error
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    runtime = Runtime(settings, dispatch=dispatch)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="smsgate",
+        version="0.1.0",
+        description="Self-hosted SMS gateway: native API `/v1`, plus the SMSgic, devsms.uz "
+        "and sms.by surfaces.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.include_router(service.router)
+    app.include_router(native.router)
+
+    @app.exception_handler(SmsgateError)
+    async def smsgate_error(request: Request, exc: SmsgateError) -> Response:
+        return render_error(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        message = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid"))
+        return render_error(request, InvalidRequest(message, field=where or None))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return render_error(request, NotFound(f"no route {request.url.path}", code="no_route"))
+        error = SmsgateError(str(exc.detail), code="http_error")
+        error.status = exc.status_code
+        return render_error(request, error)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        from sqlalchemy.exc import OperationalError
+
+        if isinstance(exc, OperationalError):
+            return render_error(request, Unavailable("the database is busy; retry shortly"))
+        log.exception("unexpected error", path=request.url.path)
+        error = SmsgateError("an internal error occurred; it has been logged", code="internal")
+        error.status = 500
+        return render_error(request, error)
+
+    return app

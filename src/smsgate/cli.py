@@ -1,0 +1,223 @@
+"""The operator's command line: ``smsgate <group> <command>``.
+
+Every command reads ``SMSGATE_DATABASE_URL``; errors are one line on stderr and exit 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.progress import Progress
+from sqlalchemy.exc import SQLAlchemyError
+
+from smsgate.accounts.models import TokenScope
+from smsgate.accounts.service import create_account, create_token, revoke_token, top_up
+from smsgate.config import Settings, get_settings
+from smsgate.db import Database
+from smsgate.errors import SmsgateError
+from smsgate.kit.money import InvalidAmount, format_amount, parse_amount
+from smsgate.migrations import upgrade
+from smsgate.pricing.service import parse_rate_csv, replace_rates
+from smsgate.senders.service import decide, find_sender, request_sender
+
+app = typer.Typer(help="smsgate: a self-hosted SMS gateway and reseller platform.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+plans_app = typer.Typer(help="Price plans and rate cards.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Customer accounts.", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+senders_app = typer.Typer(help="Sender names.", no_args_is_help=True)
+for sub, name in ((db_app, "db"), (plans_app, "plans"), (accounts_app, "accounts"),
+                  (tokens_app, "tokens"), (senders_app, "senders")):
+    app.add_typer(sub, name=name)
+
+T = TypeVar("T")
+
+
+def fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
+@contextmanager
+def clear_errors() -> Iterator[None]:
+    try:
+        yield
+    except SmsgateError as exc:
+        raise fail(exc.message) from None
+    except InvalidAmount as exc:
+        raise fail(str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise fail(f"database: {str(exc.orig if hasattr(exc, 'orig') else exc).splitlines()[0]}") from None
+    except OSError as exc:
+        raise fail(str(exc)) from None
+
+
+def database(settings: Settings | None = None, *, migrate: bool = True) -> Database:
+    settings = settings or get_settings()
+    if migrate:
+        upgrade(settings.database_url)
+    return Database(settings.database_url)
+
+
+def amount(raw: str, *, negative: bool = False) -> Decimal:
+    with clear_errors():
+        return parse_amount(raw, allow_negative=negative)
+
+
+def in_transaction(fn: Callable[..., T]) -> T:
+    db = database()
+    try:
+        with clear_errors(), db.write() as session:
+            return fn(session)
+    finally:
+        db.dispose()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+    dispatch: Annotated[bool, typer.Option(help="Run the dispatcher in this process")] = True,
+) -> None:
+    """Run the API, the dispatcher and the simulator in one process."""
+    import uvicorn
+
+    from smsgate.app import create_app
+    from smsgate.bootstrap import create_demo
+    from smsgate.logs import configure
+
+    settings = get_settings()
+    configure(settings.log_level, settings.log_json)
+    with clear_errors():
+        db = database(settings)
+        demo = create_demo(db, settings.demo_balance) if settings.demo else None
+        db.dispose()
+    host, port = host or settings.host, port or settings.port
+    if demo is not None:
+        typer.echo(f"Demo account {demo.account_id} created; sender '{demo.sender}' is approved.")
+        typer.echo(f"Demo API token (shown once): {demo.token}")
+    typer.echo(f"smsgate on http://{host}:{port} (docs at /docs), database {settings.database_url}")
+    uvicorn.run(create_app(settings, dispatch=dispatch), host=host, port=port,
+                log_level=settings.log_level, access_log=False, loop="uvloop", http="httptools")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    with clear_errors():
+        upgrade(get_settings().database_url)
+    typer.echo("database is up to date")
+
+
+@plans_app.command("import")
+def plans_import(
+    file: Annotated[Path, typer.Argument(help="CSV with columns mcc,mnc,country,network,price")],
+    name: Annotated[str, typer.Option(help="Plan name; importing again replaces its rates")],
+) -> None:
+    """Import a rate card; a bad row stops the import and nothing changes."""
+    with clear_errors():
+        text = file.read_text(encoding="utf-8-sig")
+        rows = list(parse_rate_csv(text))  # validate everything before touching the database
+    with Progress(transient=True, disable=len(rows) < 5000) as progress:
+        task = progress.add_task("importing rates", total=len(rows))
+        in_transaction(lambda s: replace_rates(s, name, rows, lambda n: progress.advance(task, n)))
+    typer.echo(f"plan {name!r}: {len(rows)} rates imported")
+
+
+@accounts_app.command("create")
+def accounts_create(
+    name: Annotated[str, typer.Option(help="Account name")],
+    currency: Annotated[str, typer.Option(help="ISO 4217 code")] = "EUR",
+    balance: Annotated[str, typer.Option(help="Opening balance")] = "0",
+    plan: Annotated[str | None, typer.Option(help="Price plan name")] = None,
+    tax_rate: Annotated[str, typer.Option(help="Tax as a fraction, e.g. 0.21")] = "0",
+    timezone: Annotated[str, typer.Option(help="IANA time zone")] = "UTC",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Create an account with a first API token."""
+    opening, tax = amount(balance), amount(tax_rate)
+
+    def create(session):  # type: ignore[no-untyped-def]
+        account = create_account(session, name, currency=currency, balance=opening, plan=plan,
+                                 tax_rate=tax, timezone=timezone)
+        _, token = create_token(session, account.id, name="first")
+        return account, token
+
+    account, token = in_transaction(create)
+    if as_json:
+        typer.echo(json.dumps({"id": account.id, "name": account.name, "currency": account.currency,
+                               "balance": format_amount(opening), "token": token}))
+    else:
+        typer.echo(f"account {account.id} created; API token (shown once): {token}")
+
+
+@accounts_app.command("topup")
+def accounts_topup(
+    account: Annotated[int, typer.Option(help="Account id")],
+    amount_: Annotated[str, typer.Option("--amount", help="Amount to credit")],
+) -> None:
+    """Credit an account's SMS balance (one ledger entry)."""
+    value = amount(amount_)
+    after = in_transaction(lambda s: top_up(s, account, value, "top-up by the operator"))
+    typer.echo(f"account {account}: balance {format_amount(after)}")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    account: Annotated[int | None, typer.Option(help="Account id")] = None,
+    operator: Annotated[bool, typer.Option("--operator", help="An operator token")] = False,
+    name: Annotated[str, typer.Option(help="A label")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Create an API token; it is printed once."""
+    if operator == (account is not None):
+        raise fail("give either --account ID or --operator")
+    scope = TokenScope.OPERATOR if operator else TokenScope.CUSTOMER
+    row, token = in_transaction(lambda s: create_token(s, account, scope=scope, name=name))
+    if as_json:
+        typer.echo(json.dumps({"id": row.id, "account_id": account, "scope": scope.value, "token": token}))
+    else:
+        typer.echo(f"token {row.id} ({scope.value}): {token}")
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: Annotated[int, typer.Argument(help="Token id")]) -> None:
+    """Revoke a token; it stops working within seconds."""
+    in_transaction(lambda s: revoke_token(s, token_id))
+    typer.echo(f"token {token_id} revoked")
+
+
+@senders_app.command("add")
+def senders_add(
+    account: Annotated[int, typer.Option(help="Account id")],
+    name: Annotated[str, typer.Option(help="Sender name")],
+    approved: Annotated[bool, typer.Option("--approved", help="Approve at once")] = False,
+) -> None:
+    """Add a sender name to an account."""
+    sender = in_transaction(lambda s: request_sender(s, account, name, approved=approved))
+    typer.echo(f"sender {sender.name!r} of account {account}: {sender.status}")
+
+
+@senders_app.command("approve")
+def senders_approve(
+    account: Annotated[int, typer.Option(help="Account id")],
+    name: Annotated[str, typer.Option(help="Sender name")],
+) -> None:
+    """Approve a requested sender name."""
+    sender = in_transaction(lambda s: decide(s, find_sender(s, account, name), approve=True))
+    typer.echo(f"sender {sender.name!r} of account {account}: {sender.status}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

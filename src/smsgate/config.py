@@ -1,0 +1,57 @@
+"""Typed settings: every knob is an environment variable with the ``SMSGATE_`` prefix."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SMSGATE_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default_factory=lambda: f"sqlite:///{Path.cwd() / 'smsgate.db'}",
+        description="SQLAlchemy URL; a SQLite file in the working directory by default.",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+    log_json: bool = False
+
+    # messaging
+    max_parts: int = Field(10, ge=1, le=255, description="Longest message accepted, in parts.")
+    validity_seconds: int = Field(48 * 3600, ge=60, description="How long a message may wait.")
+    max_recipients: int = Field(1_000_000, ge=1)
+    max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+
+    # dispatcher
+    dispatch_batch: int = Field(500, ge=1)
+    dispatch_lease_seconds: int = Field(60, ge=5)
+    dispatch_idle_seconds: float = Field(0.05, gt=0)
+    retry_base_seconds: float = Field(2.0, gt=0)
+    retry_max_seconds: float = Field(600.0, gt=0)
+
+    # built-in simulator connector
+    simulator_delay: float = Field(0.5, ge=0, description="Seconds before the simulator's receipt.")
+    simulator_undeliverable: str = Field(
+        "", description="Regular expression: numbers that end undeliverable in the simulator."
+    )
+    simulator_rejected: str = Field(
+        "", description="Regular expression: numbers the simulator rejects on submit."
+    )
+
+    # first start
+    demo: bool = Field(True, description="Create a demo account on first start.")
+    demo_balance: Decimal = Decimal("100")
+
+    # the devsms.uz surface's default sender
+    devsms_default_sender: str = "4546"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

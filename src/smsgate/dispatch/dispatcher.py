@@ -1,0 +1,144 @@
+"""The dispatcher loop: claim due messages, hand them to a connector, record the answers.
+
+Database work runs on one dedicated thread (the async loop never blocks on a query); the
+receipts of every connector go through a group-commit batcher. Periodic sweeps expire what
+cannot leave in time and what never got a receipt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import TypeVar
+
+import structlog
+
+from smsgate import metrics
+from smsgate.config import Settings
+from smsgate.connectors.base import Connector, Receipt
+from smsgate.db import Database
+from smsgate.dispatch.outbox import (
+    apply_receipts,
+    claim,
+    expire_unconfirmed,
+    expire_unsent,
+    record_submits,
+)
+from smsgate.dispatch.retry import RetryPolicy
+from smsgate.kit.batcher import Batcher
+from smsgate.kit.time import utcnow
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+
+class Dispatcher:
+    def __init__(self, db: Database, settings: Settings, connectors: Sequence[Connector]) -> None:
+        if not connectors:
+            raise ValueError("the dispatcher needs at least one connector")
+        self.db = db
+        self.settings = settings
+        self.connectors = {c.name: c for c in connectors}
+        # Routing arrives with the route table; until then the first connector takes all.
+        self.default = connectors[0]
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.retry = RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatch")
+        self._receipts: Batcher[Sequence[Receipt], int] = Batcher(self._apply_receipts, name="receipts")
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+
+    async def _db(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    def wake(self) -> None:
+        """Called by the API after accepting messages so they leave without waiting a tick."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._receipts.start()
+        for connector in self.connectors.values():
+            await connector.start(self._on_receipts)
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._claim_loop()), loop.create_task(self._sweep_loop())]
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), timeout)
+        for task in self._tasks:
+            task.cancel()
+        for connector in self.connectors.values():
+            await connector.stop()
+        await self._receipts.stop()
+        self._executor.shutdown(wait=True)
+
+    async def _on_receipts(self, receipts: Sequence[Receipt]) -> None:
+        await self._receipts.submit(receipts)
+
+    def _apply_receipts(self, groups: Sequence[Sequence[Receipt]]) -> list[int]:
+        receipts = [r for group in groups for r in group]
+        with self.db.write() as session:
+            changed = apply_receipts(session, receipts, utcnow())
+        metrics.RECEIPTS.inc(len(receipts))
+        return [changed] * len(groups)
+
+    async def _claim_loop(self) -> None:
+        lease = timedelta(seconds=self.settings.dispatch_lease_seconds)
+        while not self._stopping.is_set():
+            try:
+                moved = await self._cycle(lease)
+            except Exception:
+                log.exception("dispatch cycle failed; retrying")
+                moved = 0
+                await asyncio.sleep(1.0)
+            if moved == 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.dispatch_idle_seconds)
+
+    async def _cycle(self, lease: timedelta) -> int:
+        def do_claim() -> list:  # type: ignore[type-arg]
+            with self.db.write() as session:
+                return claim(session, self.owner, self.settings.dispatch_batch, utcnow(), lease)
+
+        claimed = await self._db(do_claim)
+        if not claimed:
+            return 0
+        connector = self.default
+        results = await connector.submit([c.message for c in claimed])
+        now = utcnow()
+
+        def do_record() -> None:
+            with self.db.write() as session:
+                record_submits(session, self.owner, connector.name, claimed, results, now, self.retry)
+
+        await self._db(do_record)
+        for c in claimed:
+            metrics.DISPATCH_LATENCY.observe((now - c.created_at).total_seconds())
+        metrics.SUBMITS.inc(len(results))
+        return len(claimed)
+
+    async def _sweep_loop(self) -> None:
+        grace = timedelta(hours=1)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), 5.0)
+            try:
+                def sweep() -> int:
+                    with self.db.write() as session:
+                        now = utcnow()
+                        return expire_unsent(session, now) + expire_unconfirmed(session, now, grace)
+
+                expired = await self._db(sweep)
+                if expired:
+                    log.info("expired messages", count=expired)
+            except Exception:
+                log.exception("sweep failed")

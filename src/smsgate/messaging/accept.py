@@ -1,0 +1,231 @@
+"""Accepting sends: price, charge and queue a whole batch of requests in one transaction.
+
+This is the hot path. A batch holds every request that arrived while the previous commit
+ran (group commit, see ``smsgate.kit.batcher``). For the whole batch it reads each account
+and its balance once (locked ``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
+already holds the database lock), decides each request in arrival order against the running
+balance, inserts every message with one ``executemany`` and writes one balance update per
+account. A request the balance cannot cover is refused as a whole and charges nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from smsgate.accounts.models import Account, AccountStatus
+from smsgate.billing.models import Balance, BalanceKind, EntryType, LedgerEntry
+from smsgate.errors import Conflict, Forbidden, InvalidRequest, PaymentRequired, SmsgateError
+from smsgate.messaging.models import IdempotencyKey, Message, Sending
+from smsgate.messaging.prepare import Accepted, AcceptedMessage, PreparedSend
+from smsgate.messaging.status import MessageStatus, SendingStatus
+from smsgate.pricing.service import RateBook, RateBooks, charge_for
+from smsgate.senders.models import Sender, SenderStatus
+
+Outcome = Accepted | SmsgateError
+
+
+@dataclass(slots=True)
+class _AccountState:
+    account: Account
+    balance: Decimal
+    floor: Decimal
+    charged: Decimal = Decimal(0)
+
+
+def body_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def find_idempotent(session: Session, account_id: int, key: str) -> IdempotencyKey | None:
+    return session.get(IdempotencyKey, (account_id, key))
+
+
+def _load_accounts(session: Session, ids: set[int]) -> dict[int, _AccountState]:
+    query = (
+        select(Account, Balance.amount)
+        .join(Balance, (Balance.account_id == Account.id) & (Balance.kind == BalanceKind.SMS))
+        .where(Account.id.in_(ids))
+        .order_by(Account.id)  # a fixed lock order: two batches never deadlock
+        .with_for_update(of=Balance)  # ignored on SQLite, whose BEGIN IMMEDIATE locks the db
+    )
+    return {
+        acc.id: _AccountState(acc, amount, -acc.credit_limit)
+        for acc, amount in session.execute(query)
+    }
+
+
+def _approved_senders(session: Session, pairs: set[tuple[int, str]]) -> set[tuple[int, str]]:
+    if not pairs:
+        return set()
+    rows = session.execute(
+        select(Sender.account_id, Sender.name).where(
+            Sender.status == SenderStatus.APPROVED,
+            tuple_(Sender.account_id, Sender.name).in_(list(pairs)),
+        )
+    )
+    return set(rows)
+
+
+def _price(prep: PreparedSend, book: RateBook | None, tax_rate: Decimal) -> list[tuple[Decimal, Decimal]]:
+    """(rate, price) per recipient; refuses a destination the plan has no rate for."""
+    parts = prep.segments.parts
+    priced: list[tuple[Decimal, Decimal]] = []
+    cache: dict[tuple[str | None, str | None], tuple[Decimal, Decimal]] = {}
+    for dest in prep.destinations:
+        key = (dest.mcc, dest.mnc)
+        hit = cache.get(key)
+        if hit is None:
+            rate = book.rate(dest.mcc, dest.mnc) if book else None
+            if rate is None:
+                raise InvalidRequest(f"no rate for destination {dest.name} (+{dest.msisdn})",
+                                     field="to", code="no_rate")
+            net, tax = charge_for(parts, rate, tax_rate)
+            hit = cache[key] = (rate, net + tax)
+        priced.append(hit)
+    return priced
+
+
+def _decide(
+    prep: PreparedSend,
+    state: _AccountState | None,
+    senders: set[tuple[int, str]],
+    books: dict[int, RateBook],
+) -> list[tuple[Decimal, Decimal]]:
+    req = prep.request
+    if state is None:
+        raise Forbidden("the account does not exist", code="account_missing")
+    if state.account.status != AccountStatus.ACTIVE:
+        raise Forbidden("the account is suspended", code="account_suspended")
+    if (req.account_id, req.sender) not in senders:
+        raise InvalidRequest(f"sender {req.sender!r} is not an approved sender of this account",
+                             field="sender", code="sender_not_approved")
+    plan = state.account.price_plan_id
+    priced = _price(prep, books.get(plan) if plan is not None else None, state.account.tax_rate)
+    total = sum((p for _, p in priced), Decimal(0))
+    if state.balance - state.charged - total < state.floor:
+        raise PaymentRequired(
+            f"the balance cannot cover this send: it costs {total}, "
+            f"available {state.balance - state.charged - state.floor}")
+    state.charged += total
+    return priced
+
+
+def accept_batch(
+    session: Session,
+    batch: Sequence[PreparedSend],
+    books: RateBooks,
+    *,
+    now: datetime,
+    validity: timedelta,
+) -> list[Outcome]:
+    states = _load_accounts(session, {p.request.account_id for p in batch})
+    senders = _approved_senders(session, {(p.request.account_id, p.request.sender) for p in batch})
+    plans = {s.account.price_plan_id for s in states.values() if s.account.price_plan_id is not None}
+    rate_books = books.get(session, plans)
+
+    outcomes: list[Outcome] = []
+    seen_keys: dict[tuple[int, str], str] = {}
+    for prep in batch:
+        try:
+            claim = prep.request.idempotency
+            if claim is not None:
+                _check_key(session, prep.request.account_id, claim.key, claim.request_hash, seen_keys)
+            priced = _decide(prep, states.get(prep.request.account_id), senders, rate_books)
+        except SmsgateError as exc:
+            outcomes.append(exc)
+            continue
+        outcomes.append(_insert(session, prep, priced, states[prep.request.account_id], now, validity))
+
+    for account_id, state in states.items():
+        if state.charged:
+            session.execute(
+                update(Balance)
+                .where(Balance.account_id == account_id, Balance.kind == BalanceKind.SMS)
+                .values(amount=Balance.amount - state.charged, updated_at=now)
+            )
+    for prep, outcome in zip(batch, outcomes, strict=True):
+        claim = prep.request.idempotency
+        if claim is not None and isinstance(outcome, Accepted):
+            session.execute(insert(IdempotencyKey).values(
+                account_id=prep.request.account_id, key=claim.key, request_hash=claim.request_hash,
+                status_code=200, response=claim.render(outcome), created_at=now))
+    return outcomes
+
+
+def _check_key(session: Session, account_id: int, key: str, request_hash: str,
+               seen: dict[tuple[int, str], str]) -> None:
+    earlier = seen.get((account_id, key))
+    if earlier is None:
+        row = find_idempotent(session, account_id, key)
+        earlier = row.request_hash if row is not None else None
+    if earlier is not None:
+        # Either a reuse with another body, or a duplicate racing the first request.
+        raise Conflict("this Idempotency-Key was already used" + (
+            "" if earlier == request_hash else " with a different request body"))
+    seen[(account_id, key)] = request_hash
+
+
+def _insert(
+    session: Session,
+    prep: PreparedSend,
+    priced: list[tuple[Decimal, Decimal]],
+    state: _AccountState,
+    now: datetime,
+    validity: timedelta,
+) -> Accepted:
+    req = prep.request
+    due = req.scheduled_at if req.scheduled_at and req.scheduled_at > now else now
+    status = MessageStatus.SCHEDULED if due > now else MessageStatus.QUEUED
+    total = sum((p for _, p in priced), Decimal(0))
+    sending_id: int | None = None
+    if req.as_sending:
+        sending_id = session.execute(insert(Sending).values(
+            account_id=req.account_id, text=req.text, sender=req.sender,
+            status=SendingStatus.SCHEDULED if due > now else SendingStatus.QUEUED,
+            requested_type=req.requested_type, surface=req.surface,
+            recipients=len(priced), parts=prep.segments.parts * len(priced), price=total,
+            scheduled_at=req.scheduled_at, created_at=now, updated_at=now,
+        ).returning(Sending.id)).scalar_one()
+
+    common: dict[str, Any] = {
+        "account_id": req.account_id, "sending_id": sending_id, "surface": req.surface,
+        "sender": req.sender, "text": req.text, "encoding": prep.segments.encoding.value,
+        "parts": prep.segments.parts, "status": status, "requested_type": req.requested_type,
+        "callback_url": req.callback_url, "created_at": now, "updated_at": now,
+        "scheduled_at": req.scheduled_at, "next_attempt_at": due, "valid_until": due + validity,
+    }
+    rows = [
+        {**common, "request_id": str(uuid.uuid4()), "msisdn": d.msisdn, "country": d.country,
+         "mcc": d.mcc, "mnc": d.mnc, "destination": d.name, "rate": rate, "price": price}
+        for d, (rate, price) in zip(prep.destinations, priced, strict=True)
+    ]
+    messages: list[AcceptedMessage] = []
+    if req.want_messages:
+        ids = session.execute(
+            insert(Message).returning(Message.id, sort_by_parameter_order=True), rows
+        ).scalars().all()
+        messages = [
+            AcceptedMessage(i, r["request_id"], r["msisdn"], r["destination"], r["parts"],
+                            r["price"], status)
+            for i, r in zip(ids, rows, strict=True)
+        ]
+    else:
+        session.execute(insert(Message), rows)
+
+    reference = f"sending:{sending_id}" if sending_id else f"message:{messages[0].id}" if len(messages) == 1 else ""
+    balance_after = state.balance - state.charged  # charged already includes this send
+    session.add(LedgerEntry(
+        account_id=req.account_id, kind=BalanceKind.SMS, entry_type=EntryType.CHARGE,
+        amount=-total, balance_after=balance_after, reference=reference,
+        description=f"{len(rows)} message(s), {prep.segments.parts} part(s) each", created_at=now))
+    return Accepted(sending_id, len(rows), prep.segments.parts * len(rows), total, balance_after,
+                    status, now, messages)

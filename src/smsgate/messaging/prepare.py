@@ -1,0 +1,134 @@
+"""Checks that need no database: text, sender, numbers, schedule, callback.
+
+They run in the caller's own task before a send joins a commit batch, so a bad request never
+holds up the writer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from smsgate.errors import InvalidRequest
+from smsgate.messaging.segments import SegmentCount, count_segments
+from smsgate.numbering import Destination, InvalidNumber, resolve
+
+ALPHA_SENDER = re.compile(r"^[A-Za-z0-9 .\-_&]{1,11}$")
+NUMERIC_SENDER = re.compile(r"^\+?\d{1,15}$")
+ROUTE_TYPES = frozenset({"default", "infobip", "twilio", "messente", "trumpia"})
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyClaim:
+    key: str
+    request_hash: str
+    # Renders the surface's answer for the accepted send, stored with the key in the same
+    # transaction so a retry gets exactly the first answer.
+    render: Callable[[Accepted], bytes]
+
+
+@dataclass(slots=True)
+class SendRequest:
+    account_id: int
+    recipients: list[str]
+    text: str
+    sender: str
+    scheduled_at: datetime | None = None
+    callback_url: str | None = None
+    surface: str = "native"
+    requested_type: str = "default"
+    as_sending: bool = False
+    want_messages: bool = True
+    idempotency: IdempotencyClaim | None = None
+
+
+@dataclass(slots=True)
+class PreparedSend:
+    request: SendRequest
+    destinations: list[Destination]
+    segments: SegmentCount
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedMessage:
+    id: int
+    request_id: str
+    msisdn: str
+    destination: str
+    parts: int
+    price: object  # Decimal; typed loosely to keep this module free of money imports
+    status: str
+
+
+@dataclass(slots=True)
+class Accepted:
+    sending_id: int | None
+    count: int
+    parts: int
+    total: object
+    balance_after: object
+    status: str
+    created_at: datetime
+    messages: list[AcceptedMessage] = field(default_factory=list)
+
+
+def check_sender(sender: str) -> str:
+    sender = sender.strip()
+    if not sender:
+        raise InvalidRequest("a sender name is required", field="sender", code="sender_required")
+    if not (ALPHA_SENDER.match(sender) or NUMERIC_SENDER.match(sender)):
+        raise InvalidRequest(
+            f"sender {sender!r} must be up to 11 letters/digits or a number of up to 15 digits",
+            field="sender", code="invalid_sender")
+    return sender
+
+
+def check_callback_url(url: str | None) -> str | None:
+    if url is None or url == "":
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
+        raise InvalidRequest(f"callback_url {url[:100]!r} is not an http(s) URL",
+                             field="callback_url", code="invalid_callback_url")
+    return url
+
+
+def resolve_all(recipients: list[str], max_recipients: int) -> list[Destination]:
+    if not recipients:
+        raise InvalidRequest("at least one recipient is required", field="to", code="recipients_required")
+    if len(recipients) > max_recipients:
+        raise InvalidRequest(f"at most {max_recipients} recipients per request",
+                             field="to", code="too_many_recipients")
+    destinations: list[Destination] = []
+    bad: list[str] = []
+    for raw in recipients:
+        try:
+            destinations.append(resolve(raw))
+        except InvalidNumber:
+            bad.append(raw)
+    if bad:
+        shown = ", ".join(repr(b[:30]) for b in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise InvalidRequest(f"not valid phone numbers: {shown}{more}", field="to", code="invalid_number")
+    return destinations
+
+
+def prepare(request: SendRequest, *, max_parts: int, max_recipients: int) -> PreparedSend:
+    if not request.text:
+        raise InvalidRequest("the message text is empty", field="text", code="text_required")
+    segments = count_segments(request.text)
+    if segments.parts > max_parts:
+        raise InvalidRequest(
+            f"the text needs {segments.parts} SMS parts; at most {max_parts} are allowed",
+            field="text", code="too_many_parts")
+    request.sender = check_sender(request.sender)
+    request.callback_url = check_callback_url(request.callback_url)
+    if request.requested_type not in ROUTE_TYPES:
+        raise InvalidRequest(f"type must be one of {', '.join(sorted(ROUTE_TYPES))}",
+                             field="type", code="invalid_type")
+    if request.scheduled_at is not None and request.scheduled_at.tzinfo is None:
+        raise InvalidRequest("scheduled_at needs a time zone", field="scheduled_at")
+    return PreparedSend(request, resolve_all(request.recipients, max_recipients), segments)

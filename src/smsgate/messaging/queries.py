@@ -1,0 +1,143 @@
+"""Reading messages and sendings; every query is scoped by account."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import BigInteger, Select, case, func, select, type_coerce
+from sqlalchemy.orm import Session
+
+from smsgate.errors import NotFound
+from smsgate.kit.money import from_units
+from smsgate.messaging.models import Message, MessagePart, Sending
+from smsgate.messaging.status import MessageStatus
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    statuses: Collection[str] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    phone: str | None = None
+    sending_id: int | None = None
+
+
+def get_message(session: Session, account_id: int, message_id: int) -> Message:
+    message = session.scalar(
+        select(Message).where(Message.id == message_id, Message.account_id == account_id))
+    if message is None:
+        raise NotFound(f"no message with id {message_id}", code="message_not_found")
+    return message
+
+
+def get_message_by_request_id(session: Session, account_id: int, request_id: str) -> Message:
+    message = session.scalar(
+        select(Message).where(Message.request_id == request_id, Message.account_id == account_id))
+    if message is None:
+        raise NotFound(f"no message with request id {request_id!r}", code="message_not_found")
+    return message
+
+
+def message_parts(session: Session, message_id: int) -> list[MessagePart]:
+    return list(session.scalars(
+        select(MessagePart).where(MessagePart.message_id == message_id).order_by(MessagePart.part_no)))
+
+
+def _filtered(account_id: int, flt: MessageFilter) -> Select[tuple[Message]]:
+    query = select(Message).where(Message.account_id == account_id)
+    if flt.statuses:
+        query = query.where(Message.status.in_(list(flt.statuses)))
+    if flt.since is not None:
+        query = query.where(Message.created_at >= flt.since)
+    if flt.until is not None:
+        query = query.where(Message.created_at < flt.until)
+    if flt.phone:
+        query = query.where(Message.msisdn == flt.phone.lstrip("+"))
+    if flt.sending_id is not None:
+        query = query.where(Message.sending_id == flt.sending_id)
+    return query
+
+
+def list_messages(
+    session: Session, account_id: int, flt: MessageFilter, *, limit: int,
+    before_id: int | None = None, offset: int = 0,
+) -> list[Message]:
+    """Newest first; ``before_id`` is the cursor (the last id of the previous page)."""
+    query = _filtered(account_id, flt)
+    if before_id is not None:
+        query = query.where(Message.id < before_id)
+    return list(session.scalars(query.order_by(Message.id.desc()).limit(limit).offset(offset)))
+
+
+def get_sending(session: Session, account_id: int, sending_id: int) -> Sending:
+    sending = session.scalar(
+        select(Sending).where(Sending.id == sending_id, Sending.account_id == account_id))
+    if sending is None:
+        raise NotFound(f"no sending with id {sending_id}", code="sending_not_found")
+    return sending
+
+
+def list_sendings(session: Session, account_id: int, *, limit: int = 100,
+                  before_id: int | None = None) -> list[Sending]:
+    query = select(Sending).where(Sending.account_id == account_id)
+    if before_id is not None:
+        query = query.where(Sending.id < before_id)
+    return list(session.scalars(query.order_by(Sending.id.desc()).limit(limit)))
+
+
+def sending_counts(session: Session, sending_id: int) -> dict[str, int]:
+    rows = session.execute(
+        select(Message.status, func.count()).where(Message.sending_id == sending_id)
+        .group_by(Message.status)).all()
+    return dict(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    messages: int
+    parts: int
+    spent: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Statistics:
+    total: Period
+    today: Period
+    month: Period
+    by_status: dict[str, int]
+
+
+def statistics(session: Session, account_id: int, timezone: str, now: datetime) -> Statistics:
+    """Counts and money spent (charges less refunds) in total, today and this month,
+    with days and months in the account's time zone."""
+    local = now.astimezone(ZoneInfo(timezone))
+    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    month_start = day_start.replace(day=1)
+    spent = case((Message.refunded.is_(False), Message.price), else_=0)
+
+    def period(start: datetime | None) -> Period:
+        money_units = type_coerce(func.coalesce(func.sum(spent), 0), BigInteger)
+        query = select(func.count(), func.coalesce(func.sum(Message.parts), 0), money_units).where(Message.account_id == account_id)
+        if start is not None:
+            query = query.where(Message.created_at >= start)
+        count, parts, money = session.execute(query).one()
+        return Period(int(count), int(parts), from_units(int(money)))
+
+    by_status = dict(session.execute(
+        select(Message.status, func.count()).where(Message.account_id == account_id)
+        .group_by(Message.status)).all())
+    return Statistics(period(None), period(day_start), period(month_start), by_status)
+
+
+def queue_depth(session: Session) -> int:
+    return int(session.scalar(select(func.count()).where(
+        Message.status.in_([MessageStatus.QUEUED, MessageStatus.SCHEDULED]))) or 0)
+
+
+def counts_by_status(session: Session) -> dict[str, int]:
+    return dict(session.execute(select(Message.status, func.count()).group_by(Message.status)).all())
+

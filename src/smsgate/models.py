@@ -1,0 +1,25 @@
+"""Imports every table so that ``Base.metadata`` is complete (Alembic and tests use this)."""
+
+from smsgate.accounts.models import Account, ApiToken
+from smsgate.billing.models import Balance, LedgerEntry
+from smsgate.db import Base
+from smsgate.dispatch.models import EarlyReceipt
+from smsgate.messaging.models import IdempotencyKey, Message, MessagePart, Sending
+from smsgate.pricing.models import PricePlan, Rate
+from smsgate.senders.models import Sender
+
+__all__ = [
+    "Account",
+    "ApiToken",
+    "Balance",
+    "EarlyReceipt",
+    "Base",
+    "IdempotencyKey",
+    "LedgerEntry",
+    "Message",
+    "MessagePart",
+    "PricePlan",
+    "Rate",
+    "Sender",
+    "Sending",
+]

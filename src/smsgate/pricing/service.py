@@ -1,0 +1,197 @@
+"""Price plans, rate cards and quotes.
+
+A rate is the price of one SMS part to a network (MCC + MNC), with a country default where
+MNC is NULL. Each process keeps a ``RateBook`` per plan in memory and reloads it when the
+plan's ``version`` changes, so pricing a 1,000,000-recipient sending costs no queries per
+recipient.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from smsgate.errors import InvalidRequest
+from smsgate.kit.money import InvalidAmount, parse_amount, round_money
+from smsgate.kit.time import utcnow
+from smsgate.pricing.models import PricePlan, Rate
+
+CSV_COLUMNS = ("mcc", "mnc", "country", "network", "price")
+# A rate for mcc "*" prices every destination the plan has no other rate for (a flat plan).
+ANY_MCC = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class RateRow:
+    mcc: str
+    mnc: str | None
+    country: str
+    network: str
+    price: Decimal
+
+
+class RateFileError(InvalidRequest):
+    code = "invalid_rate_file"
+
+
+def parse_rate_csv(text: str) -> Iterator[RateRow]:
+    """Parse a rate card, raising ``RateFileError`` naming the first bad line."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = tuple(h.strip().lower() for h in reader.fieldnames or ())
+    missing = [c for c in CSV_COLUMNS if c not in header]
+    if missing:
+        raise RateFileError(f"line 1: the header lacks the column(s) {', '.join(missing)}")
+    reader.fieldnames = list(header)
+    seen: set[tuple[str, str | None]] = set()
+    for row in reader:
+        line = reader.line_num
+        mcc = (row.get("mcc") or "").strip()
+        mnc = (row.get("mnc") or "").strip() or None
+        if not (len(mcc) == 3 and mcc.isdigit()) and mcc != ANY_MCC:
+            raise RateFileError(f"line {line}: mcc {mcc!r} is not three digits (or * for any)")
+        if mcc == ANY_MCC and mnc is not None:
+            raise RateFileError(f"line {line}: the catch-all mcc * takes no mnc")
+        if mnc is not None and not (2 <= len(mnc) <= 3 and mnc.isdigit()):
+            raise RateFileError(f"line {line}: mnc {mnc!r} is not two or three digits")
+        try:
+            price = parse_amount(row.get("price"))
+        except InvalidAmount as exc:
+            raise RateFileError(f"line {line}: price {row.get('price')!r} is not an amount") from exc
+        if (mcc, mnc) in seen:
+            raise RateFileError(f"line {line}: a second rate for mcc {mcc} mnc {mnc or '(default)'}")
+        seen.add((mcc, mnc))
+        yield RateRow(mcc, mnc, (row.get("country") or "").strip(), (row.get("network") or "").strip(), price)
+
+
+def get_or_create_plan(session: Session, name: str) -> PricePlan:
+    plan = session.scalar(select(PricePlan).where(PricePlan.name == name))
+    if plan is None:
+        if not name.strip():
+            raise InvalidRequest("the price plan needs a name", field="name")
+        plan = PricePlan(name=name.strip())
+        session.add(plan)
+        session.flush()
+    return plan
+
+
+def replace_rates(
+    session: Session,
+    name: str,
+    rows: Iterable[RateRow],
+    progress: Callable[[int], None] | None = None,
+    chunk: int = 5000,
+) -> PricePlan:
+    """Replace every rate of the plan ``name`` (created if new) in this transaction."""
+    plan = get_or_create_plan(session, name)
+    session.execute(delete(Rate).where(Rate.plan_id == plan.id))
+    batch: list[dict[str, object]] = []
+    for row in rows:
+        batch.append({"plan_id": plan.id, "mcc": row.mcc, "mnc": row.mnc, "country": row.country,
+                      "network": row.network, "price": row.price})
+        if len(batch) >= chunk:
+            session.execute(insert(Rate), batch)
+            if progress:
+                progress(len(batch))
+            batch = []
+    if batch:
+        session.execute(insert(Rate), batch)
+        if progress:
+            progress(len(batch))
+    session.execute(
+        update(PricePlan).where(PricePlan.id == plan.id)
+        .values(version=PricePlan.version + 1, updated_at=utcnow())
+    )
+    session.flush()
+    return plan
+
+
+@dataclass(slots=True)
+class RateBook:
+    """One plan's rates in memory."""
+
+    plan_id: int
+    version: int
+    by_network: dict[tuple[str, str | None], Decimal] = field(default_factory=dict)
+
+    def rate(self, mcc: str | None, mnc: str | None) -> Decimal | None:
+        """The network's rate, else the country's default, else the plan's catch-all."""
+        price = None
+        if mcc is not None:
+            if mnc is not None:
+                price = self.by_network.get((mcc, mnc))
+            if price is None:
+                price = self.by_network.get((mcc, None))
+        return price if price is not None else self.by_network.get((ANY_MCC, None))
+
+
+class RateBooks:
+    """A per-process cache of rate books, checked against plan versions on each use."""
+
+    def __init__(self) -> None:
+        self._books: dict[int, RateBook] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, plan_ids: Iterable[int]) -> dict[int, RateBook]:
+        ids = set(plan_ids)
+        if not ids:
+            return {}
+        versions = dict(session.execute(
+            select(PricePlan.id, PricePlan.version).where(PricePlan.id.in_(ids))).all())
+        out: dict[int, RateBook] = {}
+        for plan_id, version in versions.items():
+            with self._lock:
+                book = self._books.get(plan_id)
+            if book is None or book.version != version:
+                book = self._load(session, plan_id, version)
+                with self._lock:
+                    self._books[plan_id] = book
+            out[plan_id] = book
+        return out
+
+    @staticmethod
+    def _load(session: Session, plan_id: int, version: int) -> RateBook:
+        book = RateBook(plan_id, version)
+        for mcc, mnc, price in session.execute(
+            select(Rate.mcc, Rate.mnc, Rate.price).where(Rate.plan_id == plan_id)
+        ):
+            book.by_network[(mcc, mnc)] = price
+        return book
+
+
+rate_books = RateBooks()
+
+
+def charge_for(parts: int, rate: Decimal, tax_rate: Decimal) -> tuple[Decimal, Decimal]:
+    """(net, tax) for one message; the price charged is their sum."""
+    net = round_money(rate * parts)
+    return net, round_money(net * tax_rate)
+
+
+def list_rates(
+    session: Session,
+    plan_id: int | None,
+    *,
+    mcc: str | None = None,
+    mnc: str | None = None,
+    mnc_null: bool = False,
+    country: str | None = None,
+) -> list[Rate]:
+    if plan_id is None:
+        return []
+    query = select(Rate).where(Rate.plan_id == plan_id)
+    if mcc is not None:
+        query = query.where(Rate.mcc == mcc)
+    if mnc_null:
+        query = query.where(Rate.mnc.is_(None))
+    elif mnc is not None:
+        query = query.where(Rate.mnc == mnc)
+    if country:
+        query = query.where(Rate.country.ilike(f"%{country}%"))
+    return list(session.scalars(query.order_by(Rate.mcc, Rate.mnc)))

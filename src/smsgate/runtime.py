@@ -1,0 +1,58 @@
+"""Everything one process runs, wired together: database, send service, dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+
+from smsgate.accounts.auth import Authenticator
+from smsgate.config import Settings
+from smsgate.connectors.simulator import Simulator
+from smsgate.db import Database
+from smsgate.dispatch.dispatcher import Dispatcher
+from smsgate.messaging.service import SendService
+
+log = structlog.get_logger(__name__)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, dispatch: bool = True) -> None:
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        self.auth = Authenticator(self.db)
+        self.dispatcher: Dispatcher | None = None
+        if dispatch:
+            simulator = Simulator(delay=settings.simulator_delay,
+                                  undeliverable=settings.simulator_undeliverable,
+                                  rejected=settings.simulator_rejected)
+            self.dispatcher = Dispatcher(self.db, settings, [simulator])
+        self.sends = SendService(self.db, settings,
+                                 on_accept=self.dispatcher.wake if self.dispatcher else None)
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.sends.start()
+        if self.dispatcher is not None:
+            await self.dispatcher.start()
+        self._flusher = asyncio.get_running_loop().create_task(self._flush_usage())
+
+    async def stop(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        await self.sends.stop()
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+        await asyncio.to_thread(self.auth.flush_usage)
+        self.db.dispose()
+
+    async def _flush_usage(self) -> None:
+        while True:
+            await asyncio.sleep(5)
+            try:
+                await asyncio.to_thread(self.auth.flush_usage)
+            except Exception:
+                log.exception("could not record token use")

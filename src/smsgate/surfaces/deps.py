@@ -1,0 +1,42 @@
+"""Request plumbing shared by the surfaces: the runtime, the caller, the body."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from smsgate.accounts.service import Principal
+from smsgate.errors import Forbidden, InvalidRequest
+from smsgate.runtime import Runtime
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def customer(request: Request) -> Principal:
+    principal = runtime(request).auth.principal(bearer(request))
+    if principal.account_id is None:
+        raise Forbidden("this route needs a customer token", code="customer_only")
+    return principal
+
+
+async def read_body(request: Request) -> bytes:
+    limit = runtime(request).settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise InvalidRequest(f"the request body is larger than {limit} bytes", code="body_too_large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise InvalidRequest(f"the request body is larger than {limit} bytes", code="body_too_large")
+        chunks.append(chunk)
+    return b"".join(chunks)

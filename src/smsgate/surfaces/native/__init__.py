@@ -1,0 +1,12 @@
+"""The native API, ``/v1``: smsgate's own clean interface."""
+
+from fastapi import APIRouter
+
+from smsgate.surfaces.native import _account, _messages, _sendings
+
+router = APIRouter()
+router.include_router(_messages.router)
+router.include_router(_account.router)
+router.include_router(_sendings.router)
+
+__all__ = ["router"]

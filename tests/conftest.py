@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import itertools
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from smsgate.config import Settings
+from smsgate.db import Database
+from smsgate.migrations import upgrade
+from tests.support.factories import make_plan
+from tests.support.postgres import postgres_server
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A migrated template database; each test gets a copy (CREATE DATABASE ... TEMPLATE)."""
+    with postgres_server() as url:
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("CREATE DATABASE smsgate_template"))
+        upgrade(url.rsplit("/", 1)[0] + "/smsgate_template")
+        yield url
+        admin.dispose()
+
+
+def _pg_copy(server_url: str) -> str:
+    name = f"t{next(_counter)}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE smsgate_template"))
+    admin.dispose()
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        target = tmp_path / "smsgate.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
+        return f"sqlite:///{target}"
+    return _pg_copy(request.getfixturevalue("pg_template"))
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url, simulator_delay=0.05, demo=False,
+                    dispatch_idle_seconds=0.02, retry_base_seconds=0.05)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    database = Database(settings.database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def plan(db: Database) -> str:
+    return make_plan(db)
+
+
+@pytest.fixture
+def server(settings: Settings, plan: str) -> Iterator[str]:
+    from tests.support.server import running_server
+
+    with running_server(settings) as url:
+        yield url
+
+
+@pytest.fixture
+def client(server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server, timeout=30) as http:
+        yield http
