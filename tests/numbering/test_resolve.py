@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import pickle
+import random
 from collections import defaultdict
 from collections.abc import Iterator
 from functools import cache
@@ -196,6 +197,25 @@ def test_invalid_numbers_raise_a_clear_message(raw: str, reason: str) -> None:
     assert caught.value.raw == raw
     with pytest.raises(InvalidNumber):
         resolve(raw)
+
+
+def test_normalize_accepts_exactly_what_is_valid_number_accepts() -> None:
+    # resolve() tests validity via number_type() != UNKNOWN (which is how
+    # phonenumbers implements is_valid_number); check they agree on random input.
+    rng = random.Random(7)
+    accepted = 0
+    for _ in range(3000):
+        cc = rng.choice((1, 7, 44, 45, 65, 371, 375, 998, 39, 91, 800, 882))
+        nsn = "".join(rng.choice("0123456789") for _ in range(rng.randint(4, 12)))
+        number = phonenumbers.parse(f"+{cc}{nsn}")
+        try:
+            normalize(f"+{cc}{nsn}")
+        except InvalidNumber:
+            assert not phonenumbers.is_valid_number(number), number
+        else:
+            assert phonenumbers.is_valid_number(number), number
+            accepted += 1
+    assert accepted > 100
 
 
 def test_invalid_number_in_an_unused_range() -> None:
