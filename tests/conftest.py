@@ -57,8 +57,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(db_url: str) -> Settings:
-    return Settings(database_url=db_url, simulator_delay=0.05, demo=False,
-                    dispatch_idle_seconds=0.02, retry_base_seconds=0.05)
+    return Settings(
+        database_url=db_url,
+        simulator_delay=0.05,
+        demo=False,
+        dispatch_idle_seconds=0.02,
+        retry_base_seconds=0.05,
+    )
 
 
 @pytest.fixture

@@ -14,8 +14,11 @@ from tests.support.waiting import wait_for
 
 def test_send_deliver_and_ledger_balances(db: Database, client: httpx.Client) -> None:
     customer = make_customer(db, balance=Decimal("1.00"))
-    answer = client.post("/v1/messages", headers=customer.headers, json={
-        "to": "+371 2612 3456", "text": "Hello from smsgate", "sender": customer.sender})
+    answer = client.post(
+        "/v1/messages",
+        headers=customer.headers,
+        json={"to": "+371 2612 3456", "text": "Hello from smsgate", "sender": customer.sender},
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     (message,) = body["messages"]
@@ -33,8 +36,11 @@ def test_send_deliver_and_ledger_balances(db: Database, client: httpx.Client) ->
     assert final["submitted_at"] and final["done_at"]
     with db.read() as session:
         assert ledger.balance(session, customer.account_id) == ledger.entries_total(
-            session, customer.account_id)
-        assert ledger.balance(session, customer.account_id) == Decimal("1.00") - Decimal(message["cost"])
+            session, customer.account_id
+        )
+        assert ledger.balance(session, customer.account_id) == Decimal("1.00") - Decimal(
+            message["cost"]
+        )
     balance = client.get("/v1/balance", headers=customer.headers).json()
     assert Decimal(balance["balance"]) == Decimal("1.00") - Decimal(message["cost"])
 
@@ -42,8 +48,11 @@ def test_send_deliver_and_ledger_balances(db: Database, client: httpx.Client) ->
 def test_sending_to_many_with_undeliverable_numbers(db: Database, client: httpx.Client) -> None:
     customer = make_customer(db, balance=Decimal("5"))
     numbers = [f"+3712612{n:04d}" for n in range(20)]
-    made = client.post("/v1/sendings", headers=customer.headers, json={
-        "recipients": numbers, "text": "Campaign", "sender": customer.sender})
+    made = client.post(
+        "/v1/sendings",
+        headers=customer.headers,
+        json={"recipients": numbers, "text": "Campaign", "sender": customer.sender},
+    )
     assert made.status_code == 201, made.text
     sending_id = made.json()["id"]
     assert made.json()["recipients"] == 20
@@ -54,11 +63,15 @@ def test_sending_to_many_with_undeliverable_numbers(db: Database, client: httpx.
 
     done = wait_for(completed)
     assert done["messages_by_status"] == {"delivered": 20}
-    page = client.get("/v1/messages", headers=customer.headers,
-                      params={"sending_id": sending_id, "limit": 15}).json()
+    page = client.get(
+        "/v1/messages", headers=customer.headers, params={"sending_id": sending_id, "limit": 15}
+    ).json()
     assert len(page["messages"]) == 15 and page["next_cursor"]
-    rest = client.get("/v1/messages", headers=customer.headers,
-                      params={"sending_id": sending_id, "limit": 15, "cursor": page["next_cursor"]}).json()
+    rest = client.get(
+        "/v1/messages",
+        headers=customer.headers,
+        params={"sending_id": sending_id, "limit": 15, "cursor": page["next_cursor"]},
+    ).json()
     assert len(rest["messages"]) == 5 and rest["next_cursor"] is None
     ids = {m["id"] for m in page["messages"]} | {m["id"] for m in rest["messages"]}
     assert len(ids) == 20

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -52,7 +51,9 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        message = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid"))
+        message = (
+            f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid"))
+        )
         return render_error(request, InvalidRequest(message, field=where or None))
 
     @app.exception_handler(StarletteHTTPException)

@@ -29,9 +29,13 @@ def create_demo(db: Database, balance: Decimal) -> Demo | None:
     with db.write() as session:
         if session.scalar(select(Account.id).limit(1)) is not None:
             return None
-        replace_rates(session, DEMO_PLAN, [
-            RateRow(ANY_MCC, None, "", "any destination", Decimal("0.05")),
-        ])
+        replace_rates(
+            session,
+            DEMO_PLAN,
+            [
+                RateRow(ANY_MCC, None, "", "any destination", Decimal("0.05")),
+            ],
+        )
         account = create_account(session, "Demo", balance=balance, plan=DEMO_PLAN)
         request_sender(session, account.id, DEMO_SENDER, approved=True)
         _, token = create_token(session, account.id, name="demo")

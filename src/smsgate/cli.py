@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.progress import Progress
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -58,6 +59,10 @@ def clear_errors() -> Iterator[None]:
         raise fail(f"database: {str(exc.orig if hasattr(exc, 'orig') else exc).splitlines()[0]}") from None
     except OSError as exc:
         raise fail(str(exc)) from None
+    except ValidationError as exc:  # a malformed SMSGATE_* variable
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise fail(f"settings: SMSGATE_{where.upper()}: {first['msg']}") from None
 
 
 def database(settings: Settings | None = None, *, migrate: bool = True) -> Database:
@@ -73,12 +78,13 @@ def amount(raw: str, *, negative: bool = False) -> Decimal:
 
 
 def in_transaction(fn: Callable[..., T]) -> T:
-    db = database()
-    try:
-        with clear_errors(), db.write() as session:
-            return fn(session)
-    finally:
-        db.dispose()
+    with clear_errors():  # opening (and migrating) the database can fail too
+        db = database()
+        try:
+            with db.write() as session:
+                return fn(session)
+        finally:
+            db.dispose()
 
 
 @app.command()
@@ -94,7 +100,8 @@ def serve(
     from smsgate.bootstrap import create_demo
     from smsgate.logs import configure
 
-    settings = get_settings()
+    with clear_errors():
+        settings = get_settings()
     configure(settings.log_level, settings.log_json)
     with clear_errors():
         db = database(settings)
@@ -124,7 +131,10 @@ def plans_import(
 ) -> None:
     """Import a rate card; a bad row stops the import and nothing changes."""
     with clear_errors():
-        text = file.read_text(encoding="utf-8-sig")
+        try:
+            text = file.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise fail(f"{file}: not UTF-8 text (byte {exc.start})") from None
         rows = list(parse_rate_csv(text))  # validate everything before touching the database
     with Progress(transient=True, disable=len(rows) < 5000) as progress:
         task = progress.add_task("importing rates", total=len(rows))

@@ -24,12 +24,15 @@ class Runtime:
         self.auth = Authenticator(self.db)
         self.dispatcher: Dispatcher | None = None
         if dispatch:
-            simulator = Simulator(delay=settings.simulator_delay,
-                                  undeliverable=settings.simulator_undeliverable,
-                                  rejected=settings.simulator_rejected)
+            simulator = Simulator(
+                delay=settings.simulator_delay,
+                undeliverable=settings.simulator_undeliverable,
+                rejected=settings.simulator_rejected,
+            )
             self.dispatcher = Dispatcher(self.db, settings, [simulator])
-        self.sends = SendService(self.db, settings,
-                                 on_accept=self.dispatcher.wake if self.dispatcher else None)
+        self.sends = SendService(
+            self.db, settings, on_accept=self.dispatcher.wake if self.dispatcher else None
+        )
         self._flusher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:

@@ -17,17 +17,25 @@ FLAT = "mcc,mnc,country,network,price\n*,,,,0.10\n"
 
 async def _fire(server: str, headers: dict[str, str], sender: str, count: int) -> list[int]:
     async with httpx.AsyncClient(base_url=server, timeout=30) as http:
+
         async def one(n: int) -> int:
-            answer = await http.post("/v1/messages", headers=headers, json={
-                "to": f"+3712612{n:04d}", "text": "race", "sender": sender})
+            answer = await http.post(
+                "/v1/messages",
+                headers=headers,
+                json={"to": f"+3712612{n:04d}", "text": "race", "sender": sender},
+            )
             return answer.status_code
+
         return await asyncio.gather(*(one(n) for n in range(count)))
 
 
-@pytest.mark.parametrize(("balance", "limit", "covered", "final"), [
-    (Decimal("1.00"), Decimal(0), 10, Decimal("0")),
-    (Decimal("0.30"), Decimal("0.50"), 8, Decimal("-0.50")),
-])
+@pytest.mark.parametrize(
+    ("balance", "limit", "covered", "final"),
+    [
+        (Decimal("1.00"), Decimal(0), 10, Decimal("0")),
+        (Decimal("0.30"), Decimal("0.50"), 8, Decimal("-0.50")),
+    ],
+)
 def test_exactly_the_covered_sends_succeed(
     db: Database, server: str, balance: Decimal, limit: Decimal, covered: int, final: Decimal
 ) -> None:

@@ -28,11 +28,17 @@ LEASE = timedelta(seconds=30)
 RETRY = RetryPolicy(base=1, cap=10)
 
 
-def _send(db: Database, settings: Settings, account_id: int, sender: str, n: int = 3,
-          text: str = "hello") -> list[int]:
-    accepted = SendService(db, settings).send_now(SendRequest(
-        account_id=account_id, recipients=[f"+3712612{i:04d}" for i in range(n)], text=text,
-        sender=sender))
+def _send(
+    db: Database, settings: Settings, account_id: int, sender: str, n: int = 3, text: str = "hello"
+) -> list[int]:
+    accepted = SendService(db, settings).send_now(
+        SendRequest(
+            account_id=account_id,
+            recipients=[f"+3712612{i:04d}" for i in range(n)],
+            text=text,
+            sender=sender,
+        )
+    )
     return [m.id for m in accepted.messages]
 
 
@@ -64,8 +70,15 @@ def test_claims_do_not_overlap_and_expired_leases_are_reclaimed(
     assert all(x.attempts == 2 for x in taken)
     # "a" comes back late: its write is fenced out, "c"'s stands
     with db.write() as s:
-        record_submits(s, "a", "sim", first, [SubmitResult(x.message.id, Outcome.SUBMITTED, ("late",))
-                                              for x in first], now, RETRY)
+        record_submits(
+            s,
+            "a",
+            "sim",
+            first,
+            [SubmitResult(x.message.id, Outcome.SUBMITTED, ("late",)) for x in first],
+            now,
+            RETRY,
+        )
     assert all(_status(db, x.message.id).status == S.QUEUED for x in first)
 
 
@@ -88,10 +101,16 @@ def test_submit_outcomes_receipts_and_refunds(db: Database, settings: Settings, 
     assert retried.status == S.QUEUED and retried.lease_owner is None
     assert retried.next_attempt_at is not None and retried.next_attempt_at > now
     rejected = _status(db, ids[3])
-    assert rejected.status == S.REJECTED and rejected.error_code == "invalid_dest" and rejected.refunded
-    receipts = [Receipt("sim", "u0", S.DELIVERED, None, now),
-                Receipt("sim", "u1", S.UNDELIVERABLE, "absent", now),
-                Receipt("sim", "u0", S.UNDELIVERABLE, None, now)]  # duplicate, contradicting
+    assert (
+        rejected.status == S.REJECTED
+        and rejected.error_code == "invalid_dest"
+        and rejected.refunded
+    )
+    receipts = [
+        Receipt("sim", "u0", S.DELIVERED, None, now),
+        Receipt("sim", "u1", S.UNDELIVERABLE, "absent", now),
+        Receipt("sim", "u0", S.UNDELIVERABLE, None, now),
+    ]  # duplicate, contradicting
     with db.write() as s:
         apply_receipts(s, receipts[:2], now)
     with db.write() as s:
@@ -112,23 +131,33 @@ def test_receipt_before_submit_record_is_kept(db: Database, settings: Settings, 
         apply_receipts(s, [Receipt("sim", "p2", S.DELIVERED, None, now)], now)
     with db.write() as s:
         claimed = claim(s, "w", 10, now, LEASE)
-        record_submits(s, "w", "sim", claimed, [SubmitResult(mid, Outcome.SUBMITTED, ("p1", "p2"))],
-                       now, RETRY)
+        record_submits(
+            s, "w", "sim", claimed, [SubmitResult(mid, Outcome.SUBMITTED, ("p1", "p2"))], now, RETRY
+        )
     assert _status(db, mid).status == S.SUBMITTED  # one part of two is final
     with db.write() as s:
         apply_receipts(s, [Receipt("sim", "p1", S.DELIVERED, None, now)], now)
     assert _status(db, mid).status == S.DELIVERED
 
 
-def test_expiry_refunds_unsent_and_closes_unconfirmed(db: Database, settings: Settings, plan: str) -> None:
+def test_expiry_refunds_unsent_and_closes_unconfirmed(
+    db: Database, settings: Settings, plan: str
+) -> None:
     c = make_customer(db, balance=Decimal("1"))
     ids = _send(db, settings, c.account_id, c.sender, n=2)
     later = datetime.now(UTC) + timedelta(seconds=settings.validity_seconds + 60)
     now = datetime.now(UTC)
     with db.write() as s:
         claimed = claim(s, "w", 1, now, LEASE)
-        record_submits(s, "w", "sim", claimed,
-                       [SubmitResult(claimed[0].message.id, Outcome.SUBMITTED, ("z",))], now, RETRY)
+        record_submits(
+            s,
+            "w",
+            "sim",
+            claimed,
+            [SubmitResult(claimed[0].message.id, Outcome.SUBMITTED, ("z",))],
+            now,
+            RETRY,
+        )
     with db.write() as s:
         assert expire_unsent(s, later) == 1
         assert expire_unconfirmed(s, later, timedelta(0)) == 1

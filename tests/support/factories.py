@@ -49,8 +49,15 @@ def make_customer(
     timezone: str = "UTC",
 ) -> Customer:
     with db.write() as session:
-        account = create_account(session, name, balance=balance, plan=plan, tax_rate=tax_rate,
-                                 timezone=timezone, credit_limit=credit_limit)
+        account = create_account(
+            session,
+            name,
+            balance=balance,
+            plan=plan,
+            tax_rate=tax_rate,
+            timezone=timezone,
+            credit_limit=credit_limit,
+        )
         request_sender(session, account.id, sender, approved=True)
         _, token = create_token(session, account.id)
     return Customer(account.id, token, sender)

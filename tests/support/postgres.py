@@ -15,7 +15,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-BIN_CANDIDATES = ("/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/15/bin")
+BIN_CANDIDATES = (
+    "/usr/lib/postgresql/17/bin",
+    "/usr/lib/postgresql/16/bin",
+    "/usr/lib/postgresql/15/bin",
+)
 
 
 def pg_bin() -> Path | None:
@@ -51,11 +55,36 @@ def postgres_server() -> Iterator[str]:
     if as_postgres:
         shutil.chown(root, "postgres", "postgres")
     port = free_port()
-    _run([str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-          "--no-sync", "-E", "UTF8"], as_postgres)
+    _run(
+        [
+            str(binaries / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ],
+        as_postgres,
+    )
     options = f"-h 127.0.0.1 -p {port} -k {root} -F -c max_connections=200 -c fsync=off"
-    _run([str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l",
-          str(root / "log"), "start"], as_postgres)
+    _run(
+        [
+            str(binaries / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-w",
+            "-l",
+            str(root / "log"),
+            "start",
+        ],
+        as_postgres,
+    )
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:

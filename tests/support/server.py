@@ -18,8 +18,9 @@ from tests.support.postgres import free_port
 def running_server(settings: Settings, *, dispatch: bool = True) -> Iterator[str]:
     app = create_app(settings, dispatch=dispatch)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

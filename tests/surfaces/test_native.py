@@ -26,7 +26,9 @@ def _problem(answer: httpx.Response, status: int, code: str) -> dict[str, object
 
 def test_auth_is_required(client: httpx.Client) -> None:
     _problem(client.get("/v1/balance"), 401, "unauthenticated")
-    _problem(client.get("/v1/balance", headers={"Authorization": "Bearer nope"}), 401, "unauthenticated")
+    _problem(
+        client.get("/v1/balance", headers={"Authorization": "Bearer nope"}), 401, "unauthenticated"
+    )
     _problem(client.post("/v1/messages", json={}), 401, "unauthenticated")
 
 
@@ -34,22 +36,47 @@ def test_bad_bodies_are_clear_4xx(db: Database, client: httpx.Client) -> None:
     c = make_customer(db)
     h = {**c.headers, "content-type": "application/json"}
     _problem(client.post("/v1/messages", headers=h, content=b"{not json"), 422, "malformed_json")
-    _problem(client.post("/v1/messages", headers=h, content=b'{"to": 5, "text": "x", "sender": "A"}'),
-             422, "invalid_body")
+    _problem(
+        client.post("/v1/messages", headers=h, content=b'{"to": 5, "text": "x", "sender": "A"}'),
+        422,
+        "invalid_body",
+    )
     _problem(client.post("/v1/messages", headers=h, content=b'{"text": "x"}'), 422, "invalid_body")
-    _problem(client.post("/v1/messages", headers=h, content="\ud800".encode("utf-8", "surrogatepass")),
-             422, "malformed_json")
+    _problem(
+        client.post("/v1/messages", headers=h, content="\ud800".encode("utf-8", "surrogatepass")),
+        422,
+        "malformed_json",
+    )
     _problem(_send(client, c.headers, to="12", text="x", sender=c.sender), 422, "invalid_number")
-    _problem(_send(client, c.headers, to="+37126123456", text="", sender=c.sender), 422, "text_required")
-    _problem(_send(client, c.headers, to="+37126123456", text="x" * 1531, sender=c.sender),
-             422, "too_many_parts")
-    _problem(_send(client, c.headers, to="+37126123456", text="x", sender="OTHER"),
-             422, "sender_not_approved")
-    _problem(_send(client, c.headers, to="+37126123456", text="x", sender="a sender name that is long"),
-             422, "invalid_sender")
+    _problem(
+        _send(client, c.headers, to="+37126123456", text="", sender=c.sender), 422, "text_required"
+    )
+    _problem(
+        _send(client, c.headers, to="+37126123456", text="x" * 1531, sender=c.sender),
+        422,
+        "too_many_parts",
+    )
+    _problem(
+        _send(client, c.headers, to="+37126123456", text="x", sender="OTHER"),
+        422,
+        "sender_not_approved",
+    )
+    _problem(
+        _send(client, c.headers, to="+37126123456", text="x", sender="a sender name that is long"),
+        422,
+        "invalid_sender",
+    )
     _problem(_send(client, c.headers, to=[], text="x", sender=c.sender), 422, "recipients_required")
-    _problem(client.get("/v1/messages", headers=c.headers, params={"limit": "many"}), 422, "invalid_request")
-    _problem(client.get("/v1/messages", headers=c.headers, params={"cursor": "abc"}), 422, "invalid_cursor")
+    _problem(
+        client.get("/v1/messages", headers=c.headers, params={"limit": "many"}),
+        422,
+        "invalid_request",
+    )
+    _problem(
+        client.get("/v1/messages", headers=c.headers, params={"cursor": "abc"}),
+        422,
+        "invalid_cursor",
+    )
     _problem(client.get("/v1/messages/notanumber", headers=c.headers), 422, "invalid_request")
     with db.read() as session:
         assert ledger.balance(session, c.account_id) == Decimal("10")
@@ -60,22 +87,38 @@ def test_unknown_and_foreign_ids_are_404(db: Database, client: httpx.Client) -> 
     bob = make_customer(db, name="Bob")
     sent = _send(client, alice.headers, to="+37126123456", text="hi", sender=alice.sender).json()
     message_id = sent["messages"][0]["id"]
-    sending = client.post("/v1/sendings", headers=alice.headers, json={
-        "recipients": ["+37126123456"], "text": "hi", "sender": alice.sender,
-        "scheduled_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()}).json()
+    sending = client.post(
+        "/v1/sendings",
+        headers=alice.headers,
+        json={
+            "recipients": ["+37126123456"],
+            "text": "hi",
+            "sender": alice.sender,
+            "scheduled_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+        },
+    ).json()
     assert client.get(f"/v1/messages/{message_id}", headers=alice.headers).status_code == 200
-    _problem(client.get(f"/v1/messages/{message_id}", headers=bob.headers), 404, "message_not_found")
+    _problem(
+        client.get(f"/v1/messages/{message_id}", headers=bob.headers), 404, "message_not_found"
+    )
     _problem(client.get("/v1/messages/999999", headers=alice.headers), 404, "message_not_found")
-    _problem(client.get(f"/v1/sendings/{sending['id']}", headers=bob.headers), 404, "sending_not_found")
-    _problem(client.post(f"/v1/sendings/{sending['id']}/cancel", headers=bob.headers), 404,
-             "sending_not_found")
+    _problem(
+        client.get(f"/v1/sendings/{sending['id']}", headers=bob.headers), 404, "sending_not_found"
+    )
+    _problem(
+        client.post(f"/v1/sendings/{sending['id']}/cancel", headers=bob.headers),
+        404,
+        "sending_not_found",
+    )
     assert client.get("/v1/messages", headers=bob.headers).json()["messages"] == []
     _problem(client.get("/v1/nothing-here", headers=alice.headers), 404, "no_route")
 
 
 def test_insufficient_balance_refuses_the_whole_send(db: Database, client: httpx.Client) -> None:
     c = make_customer(db, balance=Decimal("0.05"))
-    answer = _send(client, c.headers, to=["+37126123456", "+37126123457"], text="x", sender=c.sender)
+    answer = _send(
+        client, c.headers, to=["+37126123456", "+37126123457"], text="x", sender=c.sender
+    )
     _problem(answer, 402, "insufficient_balance")
     assert client.get("/v1/messages", headers=c.headers).json()["messages"] == []
     with db.read() as session:
@@ -91,8 +134,11 @@ def test_idempotency_key(db: Database, client: httpx.Client) -> None:
     assert first.status_code == again.status_code == 200
     assert first.json() == again.json()
     assert again.headers.get("idempotent-replayed") == "true"
-    _problem(client.post("/v1/messages", headers=h, json={**body, "text": "twice"}), 422,
-             "idempotency_conflict")
+    _problem(
+        client.post("/v1/messages", headers=h, json={**body, "text": "twice"}),
+        422,
+        "idempotency_conflict",
+    )
     with db.read() as session:
         entries = ledger.list_entries(session, c.account_id, limit=10)
     assert [e.entry_type for e in entries] == ["charge", "topup"]
@@ -101,9 +147,16 @@ def test_idempotency_key(db: Database, client: httpx.Client) -> None:
 def test_scheduled_sending_cancel_refunds(db: Database, client: httpx.Client) -> None:
     c = make_customer(db, balance=Decimal("1"))
     later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
-    made = client.post("/v1/sendings", headers=c.headers, json={
-        "recipients": ["+37126123456", "+37126123457", "+375291234567"], "text": "later",
-        "sender": c.sender, "scheduled_at": later})
+    made = client.post(
+        "/v1/sendings",
+        headers=c.headers,
+        json={
+            "recipients": ["+37126123456", "+37126123457", "+375291234567"],
+            "text": "later",
+            "sender": c.sender,
+            "scheduled_at": later,
+        },
+    )
     assert made.status_code == 201, made.text
     assert made.json()["status"] == "scheduled"
     spent = Decimal(made.json()["cost"])
@@ -113,8 +166,11 @@ def test_scheduled_sending_cancel_refunds(db: Database, client: httpx.Client) ->
     assert cancelled.json()["cancelled"] == 3
     assert cancelled.json()["sending"]["status"] == "cancelled"
     assert Decimal(client.get("/v1/balance", headers=c.headers).json()["balance"]) == 1
-    _problem(client.post(f"/v1/sendings/{made.json()['id']}/cancel", headers=c.headers), 422,
-             "not_cancellable")
+    _problem(
+        client.post(f"/v1/sendings/{made.json()['id']}/cancel", headers=c.headers),
+        422,
+        "not_cancellable",
+    )
     listed = client.get("/v1/messages", headers=c.headers, params={"status": "cancelled"}).json()
     assert len(listed["messages"]) == 3
     ledger_page = client.get("/v1/ledger", headers=c.headers).json()
@@ -123,8 +179,11 @@ def test_scheduled_sending_cancel_refunds(db: Database, client: httpx.Client) ->
 
 def test_quote_rates_and_senders(db: Database, client: httpx.Client) -> None:
     c = make_customer(db, tax_rate=Decimal("0.2"))
-    q = client.post("/v1/quote", headers=c.headers, json={
-        "to": ["+37126123456", "+37126123457", "+375291234567"], "text": "Привет"})
+    q = client.post(
+        "/v1/quote",
+        headers=c.headers,
+        json={"to": ["+37126123456", "+37126123457", "+375291234567"], "text": "Привет"},
+    )
     assert q.status_code == 200, q.text
     body = q.json()
     assert body["encoding"] == "ucs2" and body["parts_per_message"] == 1

@@ -24,7 +24,7 @@ from smsgate.errors import Forbidden, InvalidRequest, NotFound, Unauthenticated
 from smsgate.kit.time import utcnow
 from smsgate.pricing.models import PricePlan
 
-TOKEN_PREFIX = "sg_"
+TOKEN_PREFIX = "sg_"  # noqa: S105 (a public prefix, not a secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +102,9 @@ def get_account(session: Session, account_id: int) -> Account:
     return account
 
 
-def top_up(session: Session, account_id: int, amount: Decimal, description: str = "top-up") -> Decimal:
+def top_up(
+    session: Session, account_id: int, amount: Decimal, description: str = "top-up"
+) -> Decimal:
     get_account(session, account_id)
     if amount <= 0:
         raise InvalidRequest("a top-up amount must be positive", field="amount")

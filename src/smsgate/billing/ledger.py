@@ -20,7 +20,9 @@ from smsgate.kit.time import utcnow
 
 
 def open_balances(session: Session, account_id: int) -> None:
-    session.add_all(Balance(account_id=account_id, kind=kind, amount=Decimal(0)) for kind in BalanceKind)
+    session.add_all(
+        Balance(account_id=account_id, kind=kind, amount=Decimal(0)) for kind in BalanceKind
+    )
     session.flush()
 
 
@@ -66,7 +68,9 @@ def balance(session: Session, account_id: int, kind: BalanceKind = BalanceKind.S
     return value if value is not None else Decimal(0)
 
 
-def entries_total(session: Session, account_id: int, kind: BalanceKind = BalanceKind.SMS) -> Decimal:
+def entries_total(
+    session: Session, account_id: int, kind: BalanceKind = BalanceKind.SMS
+) -> Decimal:
     """Sum of the ledger (the balance must always equal it)."""
     total = session.scalar(
         select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
@@ -76,8 +80,14 @@ def entries_total(session: Session, account_id: int, kind: BalanceKind = Balance
     return Decimal(total or 0)
 
 
-def list_entries(session: Session, account_id: int, *, limit: int, before_id: int | None = None,
-                 kind: BalanceKind | None = None) -> list[LedgerEntry]:
+def list_entries(
+    session: Session,
+    account_id: int,
+    *,
+    limit: int,
+    before_id: int | None = None,
+    kind: BalanceKind | None = None,
+) -> list[LedgerEntry]:
     query = select(LedgerEntry).where(LedgerEntry.account_id == account_id)
     if kind is not None:
         query = query.where(LedgerEntry.kind == kind)
@@ -87,5 +97,8 @@ def list_entries(session: Session, account_id: int, *, limit: int, before_id: in
 
 
 def balances(session: Session, account_id: int) -> dict[str, Decimal]:
-    return dict(session.execute(
-        select(Balance.kind, Balance.amount).where(Balance.account_id == account_id)).all())
+    return dict(
+        session.execute(
+            select(Balance.kind, Balance.amount).where(Balance.account_id == account_id)
+        ).all()
+    )

@@ -1,10 +1,10 @@
 """The interface every upstream implements, and the values that cross it.
 
-    Connector.submit(batch) -> one SubmitResult per message
-        SUBMITTED  the upstream took it; one upstream id per part
-        TRANSIENT  try again later (throttled, connection lost, timeout)
-        PERMANENT  the upstream refused it for good (the message is rejected)
-    Connector receipts -> ReceiptSink (awaited), in batches
+Connector.submit(batch) -> one SubmitResult per message
+    SUBMITTED  the upstream took it; one upstream id per part
+    TRANSIENT  try again later (throttled, connection lost, timeout)
+    PERMANENT  the upstream refused it for good (the message is rejected)
+Connector receipts -> ReceiptSink (awaited), in batches
 """
 
 from __future__ import annotations

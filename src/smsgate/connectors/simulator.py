@@ -23,8 +23,14 @@ log = structlog.get_logger(__name__)
 
 
 class Simulator:
-    def __init__(self, name: str = "simulator", *, delay: float = 0.5,
-                 undeliverable: str = "", rejected: str = "") -> None:
+    def __init__(
+        self,
+        name: str = "simulator",
+        *,
+        delay: float = 0.5,
+        undeliverable: str = "",
+        rejected: str = "",
+    ) -> None:
         self.name = name
         self.delay = delay
         self._undeliverable = re.compile(undeliverable) if undeliverable else None
@@ -54,7 +60,9 @@ class Simulator:
         results: list[SubmitResult] = []
         for msg in batch:
             if self._rejected and self._rejected.search(msg.msisdn):
-                results.append(SubmitResult(msg.id, Outcome.PERMANENT, error_code="simulated_reject"))
+                results.append(
+                    SubmitResult(msg.id, Outcome.PERMANENT, error_code="simulated_reject")
+                )
                 continue
             ids = tuple(uuid.uuid4().hex for _ in range(msg.parts))
             failed = self._undeliverable is not None and self._undeliverable.search(msg.msisdn)

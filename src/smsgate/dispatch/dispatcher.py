@@ -49,7 +49,9 @@ class Dispatcher:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.retry = RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatch")
-        self._receipts: Batcher[Sequence[Receipt], int] = Batcher(self._apply_receipts, name="receipts")
+        self._receipts: Batcher[Sequence[Receipt], int] = Batcher(
+            self._apply_receipts, name="receipts"
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
@@ -118,7 +120,9 @@ class Dispatcher:
 
         def do_record() -> None:
             with self.db.write() as session:
-                record_submits(session, self.owner, connector.name, claimed, results, now, self.retry)
+                record_submits(
+                    session, self.owner, connector.name, claimed, results, now, self.retry
+                )
 
         await self._db(do_record)
         for c in claimed:
@@ -132,6 +136,7 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), 5.0)
             try:
+
                 def sweep() -> int:
                     with self.db.write() as session:
                         now = utcnow()

@@ -20,16 +20,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, delete, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from smsgate.connectors.base import Outcome, OutboundMessage, Receipt, SubmitResult
+from smsgate.connectors.base import OutboundMessage, Outcome, Receipt, SubmitResult
 from smsgate.dispatch.models import EarlyReceipt
 from smsgate.dispatch.retry import RetryPolicy
 from smsgate.messaging.lifecycle import finalize
-from smsgate.messaging.models import Message, MessagePart, Sending
+from smsgate.messaging.models import Message, MessagePart, Sending, messages_table, parts_table
 from smsgate.messaging.status import FINAL, MessageStatus, SendingStatus
 
 DUE = (MessageStatus.SCHEDULED, MessageStatus.QUEUED)
-_messages = Message.__table__
-_parts = MessagePart.__table__
+_messages = messages_table
+_parts = parts_table
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,51 +41,86 @@ class Claimed:
     valid_until: datetime
 
 
-def claim(session: Session, owner: str, limit: int, now: datetime, lease: timedelta) -> list[Claimed]:
+def claim(
+    session: Session, owner: str, limit: int, now: datetime, lease: timedelta
+) -> list[Claimed]:
     due = (
         select(Message.id)
-        .where(Message.next_attempt_at <= now, Message.status.in_(DUE), Message.valid_until >= now,
-               or_(Message.lease_until.is_(None), Message.lease_until < now))
+        .where(
+            Message.next_attempt_at <= now,
+            Message.status.in_(DUE),
+            Message.valid_until >= now,
+            or_(Message.lease_until.is_(None), Message.lease_until < now),
+        )
         .order_by(Message.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
     rows = session.execute(
-        update(Message).where(Message.id.in_(due))
-        .values(status=MessageStatus.QUEUED, lease_owner=owner, lease_until=now + lease,
-                attempts=Message.attempts + 1, updated_at=now)
-        .returning(Message.id, Message.msisdn, Message.sender, Message.text, Message.parts,
-                   Message.encoding, Message.sending_id, Message.created_at, Message.attempts,
-                   Message.valid_until),
+        update(Message)
+        .where(Message.id.in_(due))
+        .values(
+            status=MessageStatus.QUEUED,
+            lease_owner=owner,
+            lease_until=now + lease,
+            attempts=Message.attempts + 1,
+            updated_at=now,
+        )
+        .returning(
+            Message.id,
+            Message.msisdn,
+            Message.sender,
+            Message.text,
+            Message.parts,
+            Message.encoding,
+            Message.sending_id,
+            Message.created_at,
+            Message.attempts,
+            Message.valid_until,
+        ),
         execution_options={"synchronize_session": False},
     ).all()
     sendings = {r[6] for r in rows if r[6] is not None}
     if sendings:
         session.execute(
-            update(Sending).where(Sending.id.in_(sendings),
-                                  Sending.status.in_([SendingStatus.SCHEDULED, SendingStatus.QUEUED]))
+            update(Sending)
+            .where(
+                Sending.id.in_(sendings),
+                Sending.status.in_([SendingStatus.SCHEDULED, SendingStatus.QUEUED]),
+            )
             .values(status=SendingStatus.PROCESSING, updated_at=now),
-            execution_options={"synchronize_session": False})
-    return [Claimed(OutboundMessage(i, m, s, t, p, e), sid, c, a, v)
-            for i, m, s, t, p, e, sid, c, a, v in rows]
+            execution_options={"synchronize_session": False},
+        )
+    return [
+        Claimed(OutboundMessage(i, m, s, t, p, e), sid, c, a, v)
+        for i, m, s, t, p, e, sid, c, a, v in rows
+    ]
 
 
 def expire_unsent(session: Session, now: datetime, limit: int = 5000) -> int:
     """Messages that could not leave within their validity end undeliverable, refunded."""
     ids = session.scalars(
-        select(Message.id).where(Message.status.in_(DUE), Message.valid_until < now,
-                                 or_(Message.lease_until.is_(None), Message.lease_until < now))
-        .limit(limit)).all()
-    return finalize(session, [(i, MessageStatus.UNDELIVERABLE, "expired") for i in ids], now,
-                    force_refund=True)
+        select(Message.id)
+        .where(
+            Message.status.in_(DUE),
+            Message.valid_until < now,
+            or_(Message.lease_until.is_(None), Message.lease_until < now),
+        )
+        .limit(limit)
+    ).all()
+    return finalize(
+        session, [(i, MessageStatus.UNDELIVERABLE, "expired") for i in ids], now, force_refund=True
+    )
 
 
 def expire_unconfirmed(session: Session, now: datetime, grace: timedelta, limit: int = 5000) -> int:
     """Submitted messages whose receipt never came end undeliverable (as an SMSC's EXPIRED)."""
     ids = session.scalars(
-        select(Message.id).where(Message.status == MessageStatus.SUBMITTED,
-                                 Message.valid_until < now - grace).limit(limit)).all()
+        select(Message.id)
+        .where(Message.status == MessageStatus.SUBMITTED, Message.valid_until < now - grace)
+        .limit(limit)
+    ).all()
     return finalize(session, [(i, MessageStatus.UNDELIVERABLE, "no_receipt") for i in ids], now)
 
 
@@ -105,37 +140,84 @@ def record_submits(
     if submitted:
         session.execute(
             update(_messages)
-            .where(_messages.c.id == bindparam("b_id"), _messages.c.lease_owner == owner,
-                   _messages.c.status == MessageStatus.QUEUED)
-            .values(status=MessageStatus.SUBMITTED, connector=connector, submitted_at=now,
-                    updated_at=now, next_attempt_at=None, lease_owner=None, lease_until=None),
-            [{"b_id": r.message_id} for r in submitted])
-        parts = [{"message_id": r.message_id, "part_no": n, "connector": connector, "upstream_id": uid,
-                  "status": MessageStatus.SUBMITTED, "updated_at": now}
-                 for r in submitted for n, uid in enumerate(r.upstream_ids, 1)]
+            .where(
+                _messages.c.id == bindparam("b_id"),
+                _messages.c.lease_owner == owner,
+                _messages.c.status == MessageStatus.QUEUED,
+            )
+            .values(
+                status=MessageStatus.SUBMITTED,
+                connector=connector,
+                submitted_at=now,
+                updated_at=now,
+                next_attempt_at=None,
+                lease_owner=None,
+                lease_until=None,
+            ),
+            [{"b_id": r.message_id} for r in submitted],
+        )
+        parts = [
+            {
+                "message_id": r.message_id,
+                "part_no": n,
+                "connector": connector,
+                "upstream_id": uid,
+                "status": MessageStatus.SUBMITTED,
+                "updated_at": now,
+            }
+            for r in submitted
+            for n, uid in enumerate(r.upstream_ids, 1)
+        ]
         if parts:
             session.execute(insert(_parts), parts)
-            _apply_early(session, connector, [p["upstream_id"] for p in parts], now)
+            new_ids = [uid for r in submitted for uid in r.upstream_ids]
+            _apply_early(session, connector, new_ids, now)
     if transient:
         session.execute(
             update(_messages)
             .where(_messages.c.id == bindparam("b_id"), _messages.c.lease_owner == owner)
-            .values(next_attempt_at=bindparam("b_next"), error_code=bindparam("b_error"),
-                    lease_owner=None, lease_until=None, updated_at=now),
-            [{"b_id": r.message_id, "b_next": now + retry.delay(attempts.get(r.message_id, 1)),
-              "b_error": r.error_code} for r in transient])
+            .values(
+                next_attempt_at=bindparam("b_next"),
+                error_code=bindparam("b_error"),
+                lease_owner=None,
+                lease_until=None,
+                updated_at=now,
+            ),
+            [
+                {
+                    "b_id": r.message_id,
+                    "b_next": now + retry.delay(attempts.get(r.message_id, 1)),
+                    "b_error": r.error_code,
+                }
+                for r in transient
+            ],
+        )
     if permanent:
-        finalize(session, [(r.message_id, MessageStatus.REJECTED, r.error_code or "rejected")
-                           for r in permanent], now)
+        finalize(
+            session,
+            [(r.message_id, MessageStatus.REJECTED, r.error_code or "rejected") for r in permanent],
+            now,
+        )
 
 
 def _apply_early(session: Session, connector: str, upstream_ids: list[str], now: datetime) -> None:
-    early = session.scalars(select(EarlyReceipt).where(
-        EarlyReceipt.connector == connector, EarlyReceipt.upstream_id.in_(upstream_ids))).all()
+    early = session.scalars(
+        select(EarlyReceipt).where(
+            EarlyReceipt.connector == connector, EarlyReceipt.upstream_id.in_(upstream_ids)
+        )
+    ).all()
     if early:
-        apply_receipts(session, [Receipt(e.connector, e.upstream_id, MessageStatus(e.status),
-                                         e.error_code, e.received_at) for e in early], now,
-                       keep_unmatched=False)
+        apply_receipts(
+            session,
+            [
+                Receipt(
+                    e.connector, e.upstream_id, MessageStatus(e.status), e.error_code, e.received_at
+                )
+                for e in early
+            ],
+            now,
+            keep_unmatched=False,
+        )
         session.execute(delete(EarlyReceipt).where(EarlyReceipt.id.in_([e.id for e in early])))
 
 
@@ -151,36 +233,68 @@ def message_status_from_parts(statuses: Sequence[str]) -> MessageStatus | None:
     return MessageStatus.REJECTED
 
 
-def apply_receipts(session: Session, receipts: Sequence[Receipt], now: datetime, *,
-                   keep_unmatched: bool = True, refund_undeliverable: bool = False) -> int:
+def apply_receipts(
+    session: Session,
+    receipts: Sequence[Receipt],
+    now: datetime,
+    *,
+    keep_unmatched: bool = True,
+    refund_undeliverable: bool = False,
+) -> int:
     """Apply receipts to parts, then finalise messages whose parts are all final."""
     keys = {(r.connector, r.upstream_id): r for r in receipts}
     found = session.execute(
-        select(MessagePart.message_id, MessagePart.part_no, MessagePart.connector, MessagePart.upstream_id)
-        .where(tuple_(MessagePart.connector, MessagePart.upstream_id).in_(list(keys)))
+        select(
+            MessagePart.message_id,
+            MessagePart.part_no,
+            MessagePart.connector,
+            MessagePart.upstream_id,
+        ).where(tuple_(MessagePart.connector, MessagePart.upstream_id).in_(list(keys)))
     ).all()
     matched = {(c, u) for _, _, c, u in found}
     if keep_unmatched:
         orphans = [r for k, r in keys.items() if k not in matched]
         if orphans:
-            session.execute(insert(EarlyReceipt), [
-                {"connector": r.connector, "upstream_id": r.upstream_id, "status": r.status,
-                 "error_code": r.error_code, "received_at": r.at} for r in orphans])
+            session.execute(
+                insert(EarlyReceipt),
+                [
+                    {
+                        "connector": r.connector,
+                        "upstream_id": r.upstream_id,
+                        "status": r.status,
+                        "error_code": r.error_code,
+                        "received_at": r.at,
+                    }
+                    for r in orphans
+                ],
+            )
     if not found:
         return 0
     session.execute(
         update(_parts)
-        .where(_parts.c.message_id == bindparam("b_mid"), _parts.c.part_no == bindparam("b_no"),
-               _parts.c.status == MessageStatus.SUBMITTED)  # a duplicate receipt changes nothing
+        .where(
+            _parts.c.message_id == bindparam("b_mid"),
+            _parts.c.part_no == bindparam("b_no"),
+            _parts.c.status == MessageStatus.SUBMITTED,
+        )  # a duplicate receipt changes nothing
         .values(status=bindparam("b_status"), error_code=bindparam("b_error"), updated_at=now),
-        [{"b_mid": m, "b_no": n, "b_status": keys[(c, u)].status, "b_error": keys[(c, u)].error_code}
-         for m, n, c, u in found])
+        [
+            {
+                "b_mid": m,
+                "b_no": n,
+                "b_status": keys[(c, u)].status,
+                "b_error": keys[(c, u)].error_code,
+            }
+            for m, n, c, u in found
+        ],
+    )
     message_ids = {m for m, _, _, _ in found}
     statuses: dict[int, list[str]] = defaultdict(list)
     errors: dict[int, str | None] = {}
     for mid, status, error in session.execute(
-        select(MessagePart.message_id, MessagePart.status, MessagePart.error_code)
-        .where(MessagePart.message_id.in_(message_ids))
+        select(MessagePart.message_id, MessagePart.status, MessagePart.error_code).where(
+            MessagePart.message_id.in_(message_ids)
+        )
     ):
         statuses[mid].append(status)
         errors[mid] = errors.get(mid) or error

@@ -75,7 +75,9 @@ def _approved_senders(session: Session, pairs: set[tuple[int, str]]) -> set[tupl
     return set(rows)
 
 
-def _price(prep: PreparedSend, book: RateBook | None, tax_rate: Decimal) -> list[tuple[Decimal, Decimal]]:
+def _price(
+    prep: PreparedSend, book: RateBook | None, tax_rate: Decimal
+) -> list[tuple[Decimal, Decimal]]:
     """(rate, price) per recipient; refuses a destination the plan has no rate for."""
     parts = prep.segments.parts
     priced: list[tuple[Decimal, Decimal]] = []
@@ -86,8 +88,11 @@ def _price(prep: PreparedSend, book: RateBook | None, tax_rate: Decimal) -> list
         if hit is None:
             rate = book.rate(dest.mcc, dest.mnc) if book else None
             if rate is None:
-                raise InvalidRequest(f"no rate for destination {dest.name} (+{dest.msisdn})",
-                                     field="to", code="no_rate")
+                raise InvalidRequest(
+                    f"no rate for destination {dest.name} (+{dest.msisdn})",
+                    field="to",
+                    code="no_rate",
+                )
             net, tax = charge_for(parts, rate, tax_rate)
             hit = cache[key] = (rate, net + tax)
         priced.append(hit)
@@ -106,15 +111,19 @@ def _decide(
     if state.account.status != AccountStatus.ACTIVE:
         raise Forbidden("the account is suspended", code="account_suspended")
     if (req.account_id, req.sender) not in senders:
-        raise InvalidRequest(f"sender {req.sender!r} is not an approved sender of this account",
-                             field="sender", code="sender_not_approved")
+        raise InvalidRequest(
+            f"sender {req.sender!r} is not an approved sender of this account",
+            field="sender",
+            code="sender_not_approved",
+        )
     plan = state.account.price_plan_id
     priced = _price(prep, books.get(plan) if plan is not None else None, state.account.tax_rate)
     total = sum((p for _, p in priced), Decimal(0))
     if state.balance - state.charged - total < state.floor:
         raise PaymentRequired(
             f"the balance cannot cover this send: it costs {total}, "
-            f"available {state.balance - state.charged - state.floor}")
+            f"available {state.balance - state.charged - state.floor}"
+        )
     state.charged += total
     return priced
 
@@ -129,7 +138,9 @@ def accept_batch(
 ) -> list[Outcome]:
     states = _load_accounts(session, {p.request.account_id for p in batch})
     senders = _approved_senders(session, {(p.request.account_id, p.request.sender) for p in batch})
-    plans = {s.account.price_plan_id for s in states.values() if s.account.price_plan_id is not None}
+    plans = {
+        s.account.price_plan_id for s in states.values() if s.account.price_plan_id is not None
+    }
     rate_books = books.get(session, plans)
 
     outcomes: list[Outcome] = []
@@ -138,12 +149,16 @@ def accept_batch(
         try:
             claim = prep.request.idempotency
             if claim is not None:
-                _check_key(session, prep.request.account_id, claim.key, claim.request_hash, seen_keys)
+                _check_key(
+                    session, prep.request.account_id, claim.key, claim.request_hash, seen_keys
+                )
             priced = _decide(prep, states.get(prep.request.account_id), senders, rate_books)
         except SmsgateError as exc:
             outcomes.append(exc)
             continue
-        outcomes.append(_insert(session, prep, priced, states[prep.request.account_id], now, validity))
+        outcomes.append(
+            _insert(session, prep, priced, states[prep.request.account_id], now, validity)
+        )
 
     for account_id, state in states.items():
         if state.charged:
@@ -155,22 +170,32 @@ def accept_batch(
     for prep, outcome in zip(batch, outcomes, strict=True):
         claim = prep.request.idempotency
         if claim is not None and isinstance(outcome, Accepted):
-            session.execute(insert(IdempotencyKey).values(
-                account_id=prep.request.account_id, key=claim.key, request_hash=claim.request_hash,
-                status_code=200, response=claim.render(outcome), created_at=now))
+            session.execute(
+                insert(IdempotencyKey).values(
+                    account_id=prep.request.account_id,
+                    key=claim.key,
+                    request_hash=claim.request_hash,
+                    status_code=200,
+                    response=claim.render(outcome),
+                    created_at=now,
+                )
+            )
     return outcomes
 
 
-def _check_key(session: Session, account_id: int, key: str, request_hash: str,
-               seen: dict[tuple[int, str], str]) -> None:
+def _check_key(
+    session: Session, account_id: int, key: str, request_hash: str, seen: dict[tuple[int, str], str]
+) -> None:
     earlier = seen.get((account_id, key))
     if earlier is None:
         row = find_idempotent(session, account_id, key)
         earlier = row.request_hash if row is not None else None
     if earlier is not None:
         # Either a reuse with another body, or a duplicate racing the first request.
-        raise Conflict("this Idempotency-Key was already used" + (
-            "" if earlier == request_hash else " with a different request body"))
+        raise Conflict(
+            "this Idempotency-Key was already used"
+            + ("" if earlier == request_hash else " with a different request body")
+        )
     seen[(account_id, key)] = request_hash
 
 
@@ -188,44 +213,101 @@ def _insert(
     total = sum((p for _, p in priced), Decimal(0))
     sending_id: int | None = None
     if req.as_sending:
-        sending_id = session.execute(insert(Sending).values(
-            account_id=req.account_id, text=req.text, sender=req.sender,
-            status=SendingStatus.SCHEDULED if due > now else SendingStatus.QUEUED,
-            requested_type=req.requested_type, surface=req.surface,
-            recipients=len(priced), parts=prep.segments.parts * len(priced), price=total,
-            scheduled_at=req.scheduled_at, created_at=now, updated_at=now,
-        ).returning(Sending.id)).scalar_one()
+        sending_id = session.execute(
+            insert(Sending)
+            .values(
+                account_id=req.account_id,
+                text=req.text,
+                sender=req.sender,
+                status=SendingStatus.SCHEDULED if due > now else SendingStatus.QUEUED,
+                requested_type=req.requested_type,
+                surface=req.surface,
+                recipients=len(priced),
+                parts=prep.segments.parts * len(priced),
+                price=total,
+                scheduled_at=req.scheduled_at,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(Sending.id)
+        ).scalar_one()
 
     common: dict[str, Any] = {
-        "account_id": req.account_id, "sending_id": sending_id, "surface": req.surface,
-        "sender": req.sender, "text": req.text, "encoding": prep.segments.encoding.value,
-        "parts": prep.segments.parts, "status": status, "requested_type": req.requested_type,
-        "callback_url": req.callback_url, "created_at": now, "updated_at": now,
-        "scheduled_at": req.scheduled_at, "next_attempt_at": due, "valid_until": due + validity,
+        "account_id": req.account_id,
+        "sending_id": sending_id,
+        "surface": req.surface,
+        "sender": req.sender,
+        "text": req.text,
+        "encoding": prep.segments.encoding.value,
+        "parts": prep.segments.parts,
+        "status": status,
+        "requested_type": req.requested_type,
+        "callback_url": req.callback_url,
+        "created_at": now,
+        "updated_at": now,
+        "scheduled_at": req.scheduled_at,
+        "next_attempt_at": due,
+        "valid_until": due + validity,
     }
     rows = [
-        {**common, "request_id": str(uuid.uuid4()), "msisdn": d.msisdn, "country": d.country,
-         "mcc": d.mcc, "mnc": d.mnc, "destination": d.name, "rate": rate, "price": price}
+        {
+            **common,
+            "request_id": str(uuid.uuid4()),
+            "msisdn": d.msisdn,
+            "country": d.country,
+            "mcc": d.mcc,
+            "mnc": d.mnc,
+            "destination": d.name,
+            "rate": rate,
+            "price": price,
+        }
         for d, (rate, price) in zip(prep.destinations, priced, strict=True)
     ]
     messages: list[AcceptedMessage] = []
     if req.want_messages:
-        ids = session.execute(
-            insert(Message).returning(Message.id, sort_by_parameter_order=True), rows
-        ).scalars().all()
+        ids = (
+            session.execute(
+                insert(Message).returning(Message.id, sort_by_parameter_order=True), rows
+            )
+            .scalars()
+            .all()
+        )
         messages = [
-            AcceptedMessage(i, r["request_id"], r["msisdn"], r["destination"], r["parts"],
-                            r["price"], status)
+            AcceptedMessage(
+                i, r["request_id"], r["msisdn"], r["destination"], r["parts"], r["price"], status
+            )
             for i, r in zip(ids, rows, strict=True)
         ]
     else:
         session.execute(insert(Message), rows)
 
-    reference = f"sending:{sending_id}" if sending_id else f"message:{messages[0].id}" if len(messages) == 1 else ""
+    reference = (
+        f"sending:{sending_id}"
+        if sending_id
+        else f"message:{messages[0].id}"
+        if len(messages) == 1
+        else ""
+    )
     balance_after = state.balance - state.charged  # charged already includes this send
-    session.add(LedgerEntry(
-        account_id=req.account_id, kind=BalanceKind.SMS, entry_type=EntryType.CHARGE,
-        amount=-total, balance_after=balance_after, reference=reference,
-        description=f"{len(rows)} message(s), {prep.segments.parts} part(s) each", created_at=now))
-    return Accepted(sending_id, len(rows), prep.segments.parts * len(rows), total, balance_after,
-                    status, now, messages)
+    session.add(
+        LedgerEntry(
+            account_id=req.account_id,
+            kind=BalanceKind.SMS,
+            entry_type=EntryType.CHARGE,
+            amount=-total,
+            balance_after=balance_after,
+            reference=reference,
+            description=f"{len(rows)} message(s), {prep.segments.parts} part(s) each",
+            created_at=now,
+        )
+    )
+    return Accepted(
+        sending_id,
+        len(rows),
+        prep.segments.parts * len(rows),
+        total,
+        balance_after,
+        status,
+        now,
+        messages,
+    )

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from smsgate.billing.models import Balance, BalanceKind, EntryType, LedgerEntry
 from smsgate.errors import InvalidRequest
-from smsgate.messaging.models import Message, Sending
+from smsgate.messaging.models import Message, Sending, messages_table
 from smsgate.messaging.queries import get_sending
 from smsgate.messaging.status import (
     ALWAYS_REFUNDED,
@@ -45,19 +45,34 @@ def refund(session: Session, refunds: Iterable[Refund], reason: str, now: dateti
     for account_id in sorted(by_account):
         items = by_account[account_id]
         total = sum((r.amount for r in items), Decimal(0))
-        session.execute(update(Message).where(Message.id.in_([r.message_id for r in items]))
-                        .values(refunded=True))
+        session.execute(
+            update(Message)
+            .where(Message.id.in_([r.message_id for r in items]))
+            .values(refunded=True)
+        )
         if not total:
             continue
         after = session.execute(
-            update(Balance).where(Balance.account_id == account_id, Balance.kind == BalanceKind.SMS)
-            .values(amount=Balance.amount + total, updated_at=now).returning(Balance.amount)
+            update(Balance)
+            .where(Balance.account_id == account_id, Balance.kind == BalanceKind.SMS)
+            .values(amount=Balance.amount + total, updated_at=now)
+            .returning(Balance.amount)
         ).scalar_one()
-        reference = f"message:{items[0].message_id}" if len(items) == 1 else f"messages:{len(items)}"
-        session.add(LedgerEntry(
-            account_id=account_id, kind=BalanceKind.SMS, entry_type=EntryType.REFUND,
-            amount=total, balance_after=after, reference=reference,
-            description=f"refund of {len(items)} {reason} message(s)", created_at=now))
+        reference = (
+            f"message:{items[0].message_id}" if len(items) == 1 else f"messages:{len(items)}"
+        )
+        session.add(
+            LedgerEntry(
+                account_id=account_id,
+                kind=BalanceKind.SMS,
+                entry_type=EntryType.REFUND,
+                amount=total,
+                balance_after=after,
+                reference=reference,
+                description=f"refund of {len(items)} {reason} message(s)",
+                created_at=now,
+            )
+        )
 
 
 def finalize(
@@ -83,17 +98,39 @@ def finalize(
     ).all()
     if not rows:
         return 0
-    table = Message.__table__
+    table = messages_table
     session.execute(
         # The rows are locked by the SELECT above (or by SQLite's database lock), so no
         # status guard is needed here; executemany could not expand one anyway.
-        update(table).where(table.c.id == bindparam("b_id"))
-        .values(status=bindparam("b_status"), error_code=bindparam("b_error"), done_at=now,
-                updated_at=now, lease_owner=None, lease_until=None, next_attempt_at=None),
-        [{"b_id": mid, "b_status": wanted[mid][0], "b_error": wanted[mid][1]} for mid, _, _, _ in rows])
-    refunded_statuses = ALWAYS_REFUNDED | ({MessageStatus.UNDELIVERABLE} if refund_undeliverable else set())
-    refund(session, [Refund(acc, mid, price) for mid, acc, price, _ in rows
-                     if (force_refund or wanted[mid][0] in refunded_statuses) and price], "unsent", now)
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(
+            status=bindparam("b_status"),
+            error_code=bindparam("b_error"),
+            done_at=now,
+            updated_at=now,
+            lease_owner=None,
+            lease_until=None,
+            next_attempt_at=None,
+        ),
+        [
+            {"b_id": mid, "b_status": wanted[mid][0], "b_error": wanted[mid][1]}
+            for mid, _, _, _ in rows
+        ],
+    )
+    refunded_statuses = ALWAYS_REFUNDED | (
+        {MessageStatus.UNDELIVERABLE} if refund_undeliverable else set()
+    )
+    refund(
+        session,
+        [
+            Refund(acc, mid, price)
+            for mid, acc, price, _ in rows
+            if (force_refund or wanted[mid][0] in refunded_statuses) and price
+        ],
+        "unsent",
+        now,
+    )
     complete_sendings(session, {sid for _, _, _, sid in rows if sid is not None}, now)
     return len(rows)
 
@@ -101,23 +138,37 @@ def finalize(
 def complete_sendings(session: Session, sending_ids: set[int], now: datetime) -> None:
     if not sending_ids:
         return
-    unfinished = exists().where(Message.sending_id == Sending.id,
-                                Message.status.in_([s.value for s in PENDING]))
+    unfinished = exists().where(
+        Message.sending_id == Sending.id, Message.status.in_([s.value for s in PENDING])
+    )
     session.execute(
-        update(Sending).where(Sending.id.in_(sending_ids), ~unfinished,
-                              Sending.status.notin_([SendingStatus.CANCELLED, SendingStatus.COMPLETED]))
+        update(Sending)
+        .where(
+            Sending.id.in_(sending_ids),
+            ~unfinished,
+            Sending.status.notin_([SendingStatus.CANCELLED, SendingStatus.COMPLETED]),
+        )
         .values(status=SendingStatus.COMPLETED, updated_at=now),
-        execution_options={"synchronize_session": False})
+        execution_options={"synchronize_session": False},
+    )
 
 
 def _cancellable(now: datetime) -> list[ColumnElement[bool]]:
     # A message under a live dispatcher lease may be on the wire right now: not cancellable.
-    return [Message.status.in_(CANCELLABLE),
-            or_(Message.lease_until.is_(None), Message.lease_until < now)]
+    return [
+        Message.status.in_(CANCELLABLE),
+        or_(Message.lease_until.is_(None), Message.lease_until < now),
+    ]
 
 
-def cancel_messages(session: Session, account_id: int, now: datetime, *,
-                    sending_id: int | None = None, message_id: int | None = None) -> int:
+def cancel_messages(
+    session: Session,
+    account_id: int,
+    now: datetime,
+    *,
+    sending_id: int | None = None,
+    message_id: int | None = None,
+) -> int:
     query = update(Message).where(Message.account_id == account_id, *_cancellable(now))
     if sending_id is not None:
         query = query.where(Message.sending_id == sending_id)
@@ -126,10 +177,15 @@ def cancel_messages(session: Session, account_id: int, now: datetime, *,
     # RETURNING names exactly the rows this statement changed, so a message claimed by a
     # dispatcher in the meantime is neither cancelled nor refunded.
     rows = session.execute(
-        query.values(status=MessageStatus.CANCELLED, error_code="cancelled", done_at=now,
-                     updated_at=now, next_attempt_at=None)
-        .returning(Message.id, Message.price),
-        execution_options={"synchronize_session": False}).all()
+        query.values(
+            status=MessageStatus.CANCELLED,
+            error_code="cancelled",
+            done_at=now,
+            updated_at=now,
+            next_attempt_at=None,
+        ).returning(Message.id, Message.price),
+        execution_options={"synchronize_session": False},
+    ).all()
     refund(session, [Refund(account_id, mid, price) for mid, price in rows], "cancelled", now)
     return len(rows)
 
@@ -137,10 +193,17 @@ def cancel_messages(session: Session, account_id: int, now: datetime, *,
 def cancel_sending(session: Session, account_id: int, sending_id: int, now: datetime) -> int:
     sending = get_sending(session, account_id, sending_id)
     if sending.status in (SendingStatus.COMPLETED, SendingStatus.CANCELLED):
-        raise InvalidRequest(f"sending {sending_id} is already {sending.status}", code="not_cancellable")
+        raise InvalidRequest(
+            f"sending {sending_id} is already {sending.status}", code="not_cancellable"
+        )
     count = cancel_messages(session, account_id, now, sending_id=sending_id)
-    still_pending = session.scalar(select(exists().where(
-        Message.sending_id == sending_id, Message.status.in_([s.value for s in PENDING]))))
+    still_pending = session.scalar(
+        select(
+            exists().where(
+                Message.sending_id == sending_id, Message.status.in_([s.value for s in PENDING])
+            )
+        )
+    )
     sending.status = SendingStatus.PROCESSING if still_pending else SendingStatus.CANCELLED
     if not still_pending and count == 0:
         sending.status = SendingStatus.COMPLETED

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import cast
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smsgate.db import Base, Money, UTCDateTime
@@ -112,3 +113,8 @@ class IdempotencyKey(Base):
     status_code: Mapped[int] = mapped_column()
     response: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Core tables, for executemany statements that bypass the ORM on hot paths.
+messages_table = cast(Table, Message.__table__)
+parts_table = cast(Table, MessagePart.__table__)

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 from smsgate.errors import InvalidRequest
@@ -59,7 +60,7 @@ class AcceptedMessage:
     msisdn: str
     destination: str
     parts: int
-    price: object  # Decimal; typed loosely to keep this module free of money imports
+    price: Decimal
     status: str
 
 
@@ -68,8 +69,8 @@ class Accepted:
     sending_id: int | None
     count: int
     parts: int
-    total: object
-    balance_after: object
+    total: Decimal
+    balance_after: Decimal
     status: str
     created_at: datetime
     messages: list[AcceptedMessage] = field(default_factory=list)
@@ -82,7 +83,9 @@ def check_sender(sender: str) -> str:
     if not (ALPHA_SENDER.match(sender) or NUMERIC_SENDER.match(sender)):
         raise InvalidRequest(
             f"sender {sender!r} must be up to 11 letters/digits or a number of up to 15 digits",
-            field="sender", code="invalid_sender")
+            field="sender",
+            code="invalid_sender",
+        )
     return sender
 
 
@@ -91,17 +94,25 @@ def check_callback_url(url: str | None) -> str | None:
         return None
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
-        raise InvalidRequest(f"callback_url {url[:100]!r} is not an http(s) URL",
-                             field="callback_url", code="invalid_callback_url")
+        raise InvalidRequest(
+            f"callback_url {url[:100]!r} is not an http(s) URL",
+            field="callback_url",
+            code="invalid_callback_url",
+        )
     return url
 
 
 def resolve_all(recipients: list[str], max_recipients: int) -> list[Destination]:
     if not recipients:
-        raise InvalidRequest("at least one recipient is required", field="to", code="recipients_required")
+        raise InvalidRequest(
+            "at least one recipient is required", field="to", code="recipients_required"
+        )
     if len(recipients) > max_recipients:
-        raise InvalidRequest(f"at most {max_recipients} recipients per request",
-                             field="to", code="too_many_recipients")
+        raise InvalidRequest(
+            f"at most {max_recipients} recipients per request",
+            field="to",
+            code="too_many_recipients",
+        )
     destinations: list[Destination] = []
     bad: list[str] = []
     for raw in recipients:
@@ -112,7 +123,9 @@ def resolve_all(recipients: list[str], max_recipients: int) -> list[Destination]
     if bad:
         shown = ", ".join(repr(b[:30]) for b in bad[:5])
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-        raise InvalidRequest(f"not valid phone numbers: {shown}{more}", field="to", code="invalid_number")
+        raise InvalidRequest(
+            f"not valid phone numbers: {shown}{more}", field="to", code="invalid_number"
+        )
     return destinations
 
 
@@ -123,12 +136,17 @@ def prepare(request: SendRequest, *, max_parts: int, max_recipients: int) -> Pre
     if segments.parts > max_parts:
         raise InvalidRequest(
             f"the text needs {segments.parts} SMS parts; at most {max_parts} are allowed",
-            field="text", code="too_many_parts")
+            field="text",
+            code="too_many_parts",
+        )
     request.sender = check_sender(request.sender)
     request.callback_url = check_callback_url(request.callback_url)
     if request.requested_type not in ROUTE_TYPES:
-        raise InvalidRequest(f"type must be one of {', '.join(sorted(ROUTE_TYPES))}",
-                             field="type", code="invalid_type")
+        raise InvalidRequest(
+            f"type must be one of {', '.join(sorted(ROUTE_TYPES))}",
+            field="type",
+            code="invalid_type",
+        )
     if request.scheduled_at is not None and request.scheduled_at.tzinfo is None:
         raise InvalidRequest("scheduled_at needs a time zone", field="scheduled_at")
     return PreparedSend(request, resolve_all(request.recipients, max_recipients), segments)

@@ -28,7 +28,8 @@ class MessageFilter:
 
 def get_message(session: Session, account_id: int, message_id: int) -> Message:
     message = session.scalar(
-        select(Message).where(Message.id == message_id, Message.account_id == account_id))
+        select(Message).where(Message.id == message_id, Message.account_id == account_id)
+    )
     if message is None:
         raise NotFound(f"no message with id {message_id}", code="message_not_found")
     return message
@@ -36,18 +37,24 @@ def get_message(session: Session, account_id: int, message_id: int) -> Message:
 
 def get_message_by_request_id(session: Session, account_id: int, request_id: str) -> Message:
     message = session.scalar(
-        select(Message).where(Message.request_id == request_id, Message.account_id == account_id))
+        select(Message).where(Message.request_id == request_id, Message.account_id == account_id)
+    )
     if message is None:
         raise NotFound(f"no message with request id {request_id!r}", code="message_not_found")
     return message
 
 
 def message_parts(session: Session, message_id: int) -> list[MessagePart]:
-    return list(session.scalars(
-        select(MessagePart).where(MessagePart.message_id == message_id).order_by(MessagePart.part_no)))
+    return list(
+        session.scalars(
+            select(MessagePart)
+            .where(MessagePart.message_id == message_id)
+            .order_by(MessagePart.part_no)
+        )
+    )
 
 
-def _filtered(account_id: int, flt: MessageFilter) -> Select[tuple[Message]]:
+def _filtered(account_id: int, flt: MessageFilter) -> Select[Message]:
     query = select(Message).where(Message.account_id == account_id)
     if flt.statuses:
         query = query.where(Message.status.in_(list(flt.statuses)))
@@ -63,8 +70,13 @@ def _filtered(account_id: int, flt: MessageFilter) -> Select[tuple[Message]]:
 
 
 def list_messages(
-    session: Session, account_id: int, flt: MessageFilter, *, limit: int,
-    before_id: int | None = None, offset: int = 0,
+    session: Session,
+    account_id: int,
+    flt: MessageFilter,
+    *,
+    limit: int,
+    before_id: int | None = None,
+    offset: int = 0,
 ) -> list[Message]:
     """Newest first; ``before_id`` is the cursor (the last id of the previous page)."""
     query = _filtered(account_id, flt)
@@ -75,14 +87,16 @@ def list_messages(
 
 def get_sending(session: Session, account_id: int, sending_id: int) -> Sending:
     sending = session.scalar(
-        select(Sending).where(Sending.id == sending_id, Sending.account_id == account_id))
+        select(Sending).where(Sending.id == sending_id, Sending.account_id == account_id)
+    )
     if sending is None:
         raise NotFound(f"no sending with id {sending_id}", code="sending_not_found")
     return sending
 
 
-def list_sendings(session: Session, account_id: int, *, limit: int = 100,
-                  before_id: int | None = None) -> list[Sending]:
+def list_sendings(
+    session: Session, account_id: int, *, limit: int = 100, before_id: int | None = None
+) -> list[Sending]:
     query = select(Sending).where(Sending.account_id == account_id)
     if before_id is not None:
         query = query.where(Sending.id < before_id)
@@ -91,8 +105,10 @@ def list_sendings(session: Session, account_id: int, *, limit: int = 100,
 
 def sending_counts(session: Session, sending_id: int) -> dict[str, int]:
     rows = session.execute(
-        select(Message.status, func.count()).where(Message.sending_id == sending_id)
-        .group_by(Message.status)).all()
+        select(Message.status, func.count())
+        .where(Message.sending_id == sending_id)
+        .group_by(Message.status)
+    ).all()
     return dict(rows)
 
 
@@ -121,23 +137,36 @@ def statistics(session: Session, account_id: int, timezone: str, now: datetime) 
 
     def period(start: datetime | None) -> Period:
         money_units = type_coerce(func.coalesce(func.sum(spent), 0), BigInteger)
-        query = select(func.count(), func.coalesce(func.sum(Message.parts), 0), money_units).where(Message.account_id == account_id)
+        query = select(func.count(), func.coalesce(func.sum(Message.parts), 0), money_units).where(
+            Message.account_id == account_id
+        )
         if start is not None:
             query = query.where(Message.created_at >= start)
         count, parts, money = session.execute(query).one()
         return Period(int(count), int(parts), from_units(int(money)))
 
-    by_status = dict(session.execute(
-        select(Message.status, func.count()).where(Message.account_id == account_id)
-        .group_by(Message.status)).all())
+    by_status = dict(
+        session.execute(
+            select(Message.status, func.count())
+            .where(Message.account_id == account_id)
+            .group_by(Message.status)
+        ).all()
+    )
     return Statistics(period(None), period(day_start), period(month_start), by_status)
 
 
 def queue_depth(session: Session) -> int:
-    return int(session.scalar(select(func.count()).where(
-        Message.status.in_([MessageStatus.QUEUED, MessageStatus.SCHEDULED]))) or 0)
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                Message.status.in_([MessageStatus.QUEUED, MessageStatus.SCHEDULED])
+            )
+        )
+        or 0
+    )
 
 
 def counts_by_status(session: Session) -> dict[str, int]:
-    return dict(session.execute(select(Message.status, func.count()).group_by(Message.status)).all())
-
+    return dict(
+        session.execute(select(Message.status, func.count()).group_by(Message.status)).all()
+    )

@@ -21,8 +21,14 @@ _INLINE_RECIPIENTS = 200
 
 
 class SendService:
-    def __init__(self, db: Database, settings: Settings, *, books: RateBooks = rate_books,
-                 on_accept: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        books: RateBooks = rate_books,
+        on_accept: Callable[[], None] | None = None,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.books = books
@@ -36,13 +42,19 @@ class SendService:
         await self._batcher.stop()
 
     def _prepare(self, request: SendRequest) -> PreparedSend:
-        return prepare(request, max_parts=self.settings.max_parts,
-                       max_recipients=self.settings.max_recipients)
+        return prepare(
+            request, max_parts=self.settings.max_parts, max_recipients=self.settings.max_recipients
+        )
 
     def _accept(self, batch: Sequence[PreparedSend]) -> list[Outcome]:
         with self.db.write() as session:
-            return accept_batch(session, batch, self.books, now=utcnow(),
-                                validity=timedelta(seconds=self.settings.validity_seconds))
+            return accept_batch(
+                session,
+                batch,
+                self.books,
+                now=utcnow(),
+                validity=timedelta(seconds=self.settings.validity_seconds),
+            )
 
     async def send(self, request: SendRequest) -> Accepted:
         if len(request.recipients) > _INLINE_RECIPIENTS:

@@ -7,8 +7,7 @@ import smsgate.models  # noqa: F401  (registers every table)
 from smsgate.db import Base
 
 config = context.config
-url = config.get_main_option("sqlalchemy.url")
-assert url is not None
+url = config.get_main_option("sqlalchemy.url") or ""
 
 
 def run() -> None:

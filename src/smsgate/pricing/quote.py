@@ -21,7 +21,7 @@ class QuoteLine:
     mnc: str | None
     rate: Decimal
     numbers: list[str] = field(default_factory=list)
-    parts: int = 0          # parts of all messages to this destination
+    parts: int = 0  # parts of all messages to this destination
     subtotal: Decimal = Decimal(0)
     tax: Decimal = Decimal(0)
 
@@ -53,8 +53,9 @@ class Quote:
         return self.subtotal + self.tax
 
 
-def quote(session: Session, books: RateBooks, account_id: int, text: str,
-          destinations: list[Destination]) -> Quote:
+def quote(
+    session: Session, books: RateBooks, account_id: int, text: str, destinations: list[Destination]
+) -> Quote:
     """Price exactly as acceptance will charge: per message (parts x rate) plus its tax."""
     account = get_account(session, account_id)
     if not text:
@@ -68,8 +69,11 @@ def quote(session: Session, books: RateBooks, account_id: int, text: str,
         if line is None:
             rate = book.rate(dest.mcc, dest.mnc) if book else None
             if rate is None:
-                raise InvalidRequest(f"no rate for destination {dest.name} (+{dest.msisdn})",
-                                     field="to", code="no_rate")
+                raise InvalidRequest(
+                    f"no rate for destination {dest.name} (+{dest.msisdn})",
+                    field="to",
+                    code="no_rate",
+                )
             line = lines[dest.name] = QuoteLine(dest.name, dest.mcc, dest.mnc, rate)
         net, tax = charge_for(segments.parts, line.rate, account.tax_rate)
         line.numbers.append(dest.msisdn)

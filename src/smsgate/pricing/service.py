@@ -63,11 +63,17 @@ def parse_rate_csv(text: str) -> Iterator[RateRow]:
         try:
             price = parse_amount(row.get("price"))
         except InvalidAmount as exc:
-            raise RateFileError(f"line {line}: price {row.get('price')!r} is not an amount") from exc
+            raise RateFileError(
+                f"line {line}: price {row.get('price')!r} is not an amount"
+            ) from exc
         if (mcc, mnc) in seen:
-            raise RateFileError(f"line {line}: a second rate for mcc {mcc} mnc {mnc or '(default)'}")
+            raise RateFileError(
+                f"line {line}: a second rate for mcc {mcc} mnc {mnc or '(default)'}"
+            )
         seen.add((mcc, mnc))
-        yield RateRow(mcc, mnc, (row.get("country") or "").strip(), (row.get("network") or "").strip(), price)
+        yield RateRow(
+            mcc, mnc, (row.get("country") or "").strip(), (row.get("network") or "").strip(), price
+        )
 
 
 def get_or_create_plan(session: Session, name: str) -> PricePlan:
@@ -93,8 +99,16 @@ def replace_rates(
     session.execute(delete(Rate).where(Rate.plan_id == plan.id))
     batch: list[dict[str, object]] = []
     for row in rows:
-        batch.append({"plan_id": plan.id, "mcc": row.mcc, "mnc": row.mnc, "country": row.country,
-                      "network": row.network, "price": row.price})
+        batch.append(
+            {
+                "plan_id": plan.id,
+                "mcc": row.mcc,
+                "mnc": row.mnc,
+                "country": row.country,
+                "network": row.network,
+                "price": row.price,
+            }
+        )
         if len(batch) >= chunk:
             session.execute(insert(Rate), batch)
             if progress:
@@ -105,7 +119,8 @@ def replace_rates(
         if progress:
             progress(len(batch))
     session.execute(
-        update(PricePlan).where(PricePlan.id == plan.id)
+        update(PricePlan)
+        .where(PricePlan.id == plan.id)
         .values(version=PricePlan.version + 1, updated_at=utcnow())
     )
     session.flush()
@@ -142,8 +157,11 @@ class RateBooks:
         ids = set(plan_ids)
         if not ids:
             return {}
-        versions = dict(session.execute(
-            select(PricePlan.id, PricePlan.version).where(PricePlan.id.in_(ids))).all())
+        versions = dict(
+            session.execute(
+                select(PricePlan.id, PricePlan.version).where(PricePlan.id.in_(ids))
+            ).all()
+        )
         out: dict[int, RateBook] = {}
         for plan_id, version in versions.items():
             with self._lock:

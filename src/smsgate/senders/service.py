@@ -11,25 +11,36 @@ from smsgate.messaging.prepare import check_sender
 from smsgate.senders.models import Sender, SenderStatus
 
 
-def request_sender(session: Session, account_id: int, name: str, *, approved: bool = False) -> Sender:
+def request_sender(
+    session: Session, account_id: int, name: str, *, approved: bool = False
+) -> Sender:
     get_account(session, account_id)
     name = check_sender(name)
-    existing = session.scalar(select(Sender).where(Sender.account_id == account_id, Sender.name == name))
+    existing = session.scalar(
+        select(Sender).where(Sender.account_id == account_id, Sender.name == name)
+    )
     if existing is not None:
         if approved and existing.status != SenderStatus.APPROVED:
             existing.status = SenderStatus.APPROVED
         return existing
-    sender = Sender(account_id=account_id, name=name,
-                    status=SenderStatus.APPROVED if approved else SenderStatus.PENDING)
+    sender = Sender(
+        account_id=account_id,
+        name=name,
+        status=SenderStatus.APPROVED if approved else SenderStatus.PENDING,
+    )
     session.add(sender)
     session.flush()
     return sender
 
 
 def find_sender(session: Session, account_id: int, name: str) -> Sender:
-    sender = session.scalar(select(Sender).where(Sender.account_id == account_id, Sender.name == name))
+    sender = session.scalar(
+        select(Sender).where(Sender.account_id == account_id, Sender.name == name)
+    )
     if sender is None:
-        raise NotFound(f"account {account_id} has no sender named {name!r}", code="sender_not_found")
+        raise NotFound(
+            f"account {account_id} has no sender named {name!r}", code="sender_not_found"
+        )
     return sender
 
 

@@ -31,12 +31,16 @@ async def read_body(request: Request) -> bytes:
     limit = runtime(request).settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise InvalidRequest(f"the request body is larger than {limit} bytes", code="body_too_large")
+        raise InvalidRequest(
+            f"the request body is larger than {limit} bytes", code="body_too_large"
+        )
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise InvalidRequest(f"the request body is larger than {limit} bytes", code="body_too_large")
+            raise InvalidRequest(
+                f"the request body is larger than {limit} bytes", code="body_too_large"
+            )
         chunks.append(chunk)
     return b"".join(chunks)

@@ -20,19 +20,31 @@ _renderers: list[tuple[Callable[[str], bool], Renderer]] = []
 _encoder = msgspec.json.Encoder()
 
 
-def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(_encoder.encode(body), status_code=status, headers=headers,
-                    media_type="application/json")
+def json_response(
+    body: object, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        _encoder.encode(body), status_code=status, headers=headers, media_type="application/json"
+    )
 
 
 def problem(exc: SmsgateError) -> Response:
-    body = {"type": f"https://smsgate.dev/problems/{exc.code}", "title": exc.code.replace("_", " "),
-            "status": exc.status, "detail": exc.message, "code": exc.code}
+    body = {
+        "type": f"https://smsgate.dev/problems/{exc.code}",
+        "title": exc.code.replace("_", " "),
+        "status": exc.status,
+        "detail": exc.message,
+        "code": exc.code,
+    }
     if exc.field:
         body["field"] = exc.field
     headers = {"Retry-After": "1"} if isinstance(exc, Unavailable) else None
-    return Response(_encoder.encode(body), status_code=exc.status, headers=headers,
-                    media_type="application/problem+json")
+    return Response(
+        _encoder.encode(body),
+        status_code=exc.status,
+        headers=headers,
+        media_type="application/problem+json",
+    )
 
 
 def register(matches: Callable[[str], bool], renderer: Renderer) -> None:

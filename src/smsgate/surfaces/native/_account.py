@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -43,36 +44,69 @@ def get_balance(request: Request, principal: Customer) -> BalanceOut:
     with runtime(request).db.read() as session:
         account = get_account(session, _account_id(principal))
         amounts = ledger.balances(session, account.id)
-    return BalanceOut(balance=format_amount(amounts.get("sms", 0)), currency=account.currency,  # type: ignore[arg-type]
-                      credit_limit=format_amount(account.credit_limit),
-                      balances={k: format_amount(v) for k, v in amounts.items()})
+    return BalanceOut(
+        balance=format_amount(amounts.get("sms", Decimal(0))),
+        currency=account.currency,
+        credit_limit=format_amount(account.credit_limit),
+        balances={k: format_amount(v) for k, v in amounts.items()},
+    )
 
 
 @router.get("/v1/ledger", response_model=LedgerPage, summary="Ledger entries, newest first")
-def get_ledger(request: Request, principal: Customer,
-               limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None) -> LedgerPage:
+def get_ledger(
+    request: Request,
+    principal: Customer,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> LedgerPage:
     with runtime(request).db.read() as session:
-        rows = ledger.list_entries(session, _account_id(principal), limit=limit,
-                                   before_id=parse_cursor(cursor))
+        rows = ledger.list_entries(
+            session, _account_id(principal), limit=limit, before_id=parse_cursor(cursor)
+        )
     return LedgerPage(
-        entries=[LedgerEntryOut(id=e.id, kind=e.kind, type=e.entry_type, amount=format_amount(e.amount),
-                                balance_after=format_amount(e.balance_after), reference=e.reference,
-                                description=e.description, created_at=e.created_at) for e in rows],
-        next_cursor=str(rows[-1].id) if len(rows) == limit else None)
+        entries=[
+            LedgerEntryOut(
+                id=e.id,
+                kind=e.kind,
+                type=e.entry_type,
+                amount=format_amount(e.amount),
+                balance_after=format_amount(e.balance_after),
+                reference=e.reference,
+                description=e.description,
+                created_at=e.created_at,
+            )
+            for e in rows
+        ],
+        next_cursor=str(rows[-1].id) if len(rows) == limit else None,
+    )
 
 
 @router.get("/v1/rates", response_model=RatesOut, summary="The account's price plan")
-def get_rates(request: Request, principal: Customer,
-              mcc: Annotated[str | None, Query(pattern=r"^\d{3}$")] = None,
-              mnc: Annotated[str | None, Query(pattern=r"^\d{2,3}$")] = None,
-              country: Annotated[str | None, Query(max_length=100)] = None) -> RatesOut:
+def get_rates(
+    request: Request,
+    principal: Customer,
+    mcc: Annotated[str | None, Query(pattern=r"^\d{3}$")] = None,
+    mnc: Annotated[str | None, Query(pattern=r"^\d{2,3}$")] = None,
+    country: Annotated[str | None, Query(max_length=100)] = None,
+) -> RatesOut:
     with runtime(request).db.read() as session:
         account = get_account(session, _account_id(principal))
         plan = session.get(PricePlan, account.price_plan_id) if account.price_plan_id else None
         rates = list_rates(session, account.price_plan_id, mcc=mcc, mnc=mnc, country=country)
-    return RatesOut(plan=plan.name if plan else None, currency=account.currency, rates=[
-        RateOut(mcc=r.mcc, mnc=r.mnc, country=r.country, network=r.network, price=format_amount(r.price))
-        for r in rates])
+    return RatesOut(
+        plan=plan.name if plan else None,
+        currency=account.currency,
+        rates=[
+            RateOut(
+                mcc=r.mcc,
+                mnc=r.mnc,
+                country=r.country,
+                network=r.network,
+                price=format_amount(r.price),
+            )
+            for r in rates
+        ],
+    )
 
 
 @router.post("/v1/quote", response_model=QuoteOut, summary="Price a text for many numbers")
@@ -82,12 +116,29 @@ def post_quote(body: QuoteIn, request: Request, principal: Customer) -> QuoteOut
     with rt.db.read() as session:
         q = quote(session, rt.sends.books, _account_id(principal), body.text, destinations)
     return QuoteOut(
-        encoding=q.segments.encoding, parts_per_message=q.segments.parts, characters=len(body.text),
-        lines=[QuoteLineOut(destination=ln.destination, mcc=ln.mcc, mnc=ln.mnc, numbers=ln.numbers,
-                            rate=format_amount(ln.rate), parts=ln.parts, subtotal=format_amount(ln.subtotal),
-                            tax=format_amount(ln.tax), total=format_amount(ln.total)) for ln in q.lines],
-        parts=q.parts, subtotal=format_amount(q.subtotal), tax=format_amount(q.tax),
-        total=format_amount(q.total), currency=q.currency)
+        encoding=q.segments.encoding,
+        parts_per_message=q.segments.parts,
+        characters=len(body.text),
+        lines=[
+            QuoteLineOut(
+                destination=ln.destination,
+                mcc=ln.mcc,
+                mnc=ln.mnc,
+                numbers=ln.numbers,
+                rate=format_amount(ln.rate),
+                parts=ln.parts,
+                subtotal=format_amount(ln.subtotal),
+                tax=format_amount(ln.tax),
+                total=format_amount(ln.total),
+            )
+            for ln in q.lines
+        ],
+        parts=q.parts,
+        subtotal=format_amount(q.subtotal),
+        tax=format_amount(q.tax),
+        total=format_amount(q.total),
+        currency=q.currency,
+    )
 
 
 def _sender_out(s: object) -> SenderOut:
@@ -100,7 +151,9 @@ def get_senders(request: Request, principal: Customer) -> list[SenderOut]:
         return [_sender_out(s) for s in list_senders(session, _account_id(principal))]
 
 
-@router.post("/v1/senders", response_model=SenderOut, status_code=201, summary="Request a sender name")
+@router.post(
+    "/v1/senders", response_model=SenderOut, status_code=201, summary="Request a sender name"
+)
 def post_sender(body: SenderIn, request: Request, principal: Customer) -> SenderOut:
     with runtime(request).db.write() as session:
         return _sender_out(request_sender(session, _account_id(principal), body.name))

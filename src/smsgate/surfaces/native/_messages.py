@@ -33,24 +33,37 @@ _encoder = msgspec.json.Encoder()
 
 
 def _accepted_json(accepted: Accepted, currency: str) -> bytes:
-    return _encoder.encode({
-        "messages": [
-            {"id": m.id, "request_id": m.request_id, "to": m.msisdn, "destination": m.destination,
-             "status": m.status, "parts": m.parts, "cost": format_amount(m.price)}  # type: ignore[arg-type]
-            for m in accepted.messages
-        ],
-        "total_cost": format_amount(accepted.total),  # type: ignore[arg-type]
-        "currency": currency,
-        "balance": format_amount(accepted.balance_after),  # type: ignore[arg-type]
-    })
+    return _encoder.encode(
+        {
+            "messages": [
+                {
+                    "id": m.id,
+                    "request_id": m.request_id,
+                    "to": m.msisdn,
+                    "destination": m.destination,
+                    "status": m.status,
+                    "parts": m.parts,
+                    "cost": format_amount(m.price),
+                }
+                for m in accepted.messages
+            ],
+            "total_cost": format_amount(accepted.total),
+            "currency": currency,
+            "balance": format_amount(accepted.balance_after),
+        }
+    )
 
 
 @router.post(
     "/v1/messages",
     summary="Send one message or the same text to several numbers",
     response_model=SendMessagesOut,
-    openapi_extra={"requestBody": {"required": True, "content": {
-        "application/json": {"schema": SendMessagesIn.model_json_schema()}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": SendMessagesIn.model_json_schema()}},
+        }
+    },
 )
 async def send_messages(request: Request) -> Response:
     # Lean on purpose: msgspec decoding, cached auth, group commit; no pydantic on this path.
@@ -70,42 +83,68 @@ async def send_messages(request: Request) -> Response:
     claim = None
     if key:
         if len(key) > 200:
-            raise InvalidRequest("Idempotency-Key is longer than 200 characters", code="invalid_key")
+            raise InvalidRequest(
+                "Idempotency-Key is longer than 200 characters", code="invalid_key"
+            )
         digest = body_hash(raw)
         stored = rt.sends.replay(principal.account_id, key, digest)
         if stored is not None:
-            return Response(stored, media_type="application/json",
-                            headers={"Idempotent-Replayed": "true"})
+            return Response(
+                stored, media_type="application/json", headers={"Idempotent-Replayed": "true"}
+            )
         currency = principal.currency
         claim = IdempotencyClaim(key, digest, lambda a: _accepted_json(a, currency))
-    accepted = await rt.sends.send(SendRequest(
-        account_id=principal.account_id, recipients=recipients, text=body.text,
-        sender=body.sender, scheduled_at=body.scheduled_at, callback_url=body.callback_url,
-        idempotency=claim))
+    accepted = await rt.sends.send(
+        SendRequest(
+            account_id=principal.account_id,
+            recipients=recipients,
+            text=body.text,
+            sender=body.sender,
+            scheduled_at=body.scheduled_at,
+            callback_url=body.callback_url,
+            idempotency=claim,
+        )
+    )
     return Response(_accepted_json(accepted, principal.currency), media_type="application/json")
 
 
 def message_out(m: Message, currency: str) -> MessageOut:
     return MessageOut(
-        id=m.id, request_id=m.request_id, to=m.msisdn, destination=m.destination, sender=m.sender,
-        status=m.status, parts=m.parts, encoding=m.encoding, cost=format_amount(m.price),
-        currency=currency, error_code=m.error_code, sending_id=m.sending_id,
-        created_at=m.created_at, scheduled_at=m.scheduled_at, submitted_at=m.submitted_at,
-        done_at=m.done_at)
+        id=m.id,
+        request_id=m.request_id,
+        to=m.msisdn,
+        destination=m.destination,
+        sender=m.sender,
+        status=m.status,
+        parts=m.parts,
+        encoding=m.encoding,
+        cost=format_amount(m.price),
+        currency=currency,
+        error_code=m.error_code,
+        sending_id=m.sending_id,
+        created_at=m.created_at,
+        scheduled_at=m.scheduled_at,
+        submitted_at=m.submitted_at,
+        done_at=m.done_at,
+    )
 
 
 def parse_cursor(cursor: str | None) -> int | None:
     if cursor is None or cursor == "":
         return None
     if not cursor.isdigit() or len(cursor) > 18:
-        raise InvalidRequest(f"cursor {cursor[:40]!r} is not a cursor from a previous page",
-                             field="cursor", code="invalid_cursor")
+        raise InvalidRequest(
+            f"cursor {cursor[:40]!r} is not a cursor from a previous page",
+            field="cursor",
+            code="invalid_cursor",
+        )
     return int(cursor)
 
 
 @router.get("/v1/messages/{message_id}", response_model=MessageOut, summary="One message")
-def get_message(message_id: int, request: Request,
-                principal: Annotated[Principal, Depends(customer)]) -> MessageOut:
+def get_message(
+    message_id: int, request: Request, principal: Annotated[Principal, Depends(customer)]
+) -> MessageOut:
     assert principal.account_id is not None
     with runtime(request).db.read() as session:
         message = queries.get_message(session, principal.account_id, message_id)
@@ -128,13 +167,21 @@ def list_messages(
     for value, name in ((since, "since"), (until, "until")):
         if value is not None and value.tzinfo is None:
             raise InvalidRequest(f"{name} needs a time zone, e.g. 2026-01-01T00:00:00Z", field=name)
-    flt = queries.MessageFilter(statuses=[s.value for s in status or []], since=since, until=until,
-                                phone=phone, sending_id=sending_id)
+    flt = queries.MessageFilter(
+        statuses=[s.value for s in status or []],
+        since=since,
+        until=until,
+        phone=phone,
+        sending_id=sending_id,
+    )
     with runtime(request).db.read() as session:
-        rows = queries.list_messages(session, principal.account_id, flt, limit=limit,
-                                     before_id=parse_cursor(cursor))
-    return MessagePage(messages=[message_out(m, principal.currency) for m in rows],
-                       next_cursor=str(rows[-1].id) if len(rows) == limit else None)
+        rows = queries.list_messages(
+            session, principal.account_id, flt, limit=limit, before_id=parse_cursor(cursor)
+        )
+    return MessagePage(
+        messages=[message_out(m, principal.currency) for m in rows],
+        next_cursor=str(rows[-1].id) if len(rows) == limit else None,
+    )
 
 
 __all__ = ["json_response", "router"]

@@ -20,7 +20,9 @@ class SendMessagesIn(BaseModel):
     to: str | list[str] = Field(description="One number or a list, international format")
     text: str
     sender: str = Field(description="An approved sender name of the account")
-    scheduled_at: datetime | None = Field(None, description="ISO 8601 with a zone; later = scheduled")
+    scheduled_at: datetime | None = Field(
+        None, description="ISO 8601 with a zone; later = scheduled"
+    )
     callback_url: str | None = None
 
 
