@@ -53,6 +53,21 @@ class Simulator:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    def recover(self, parts: Sequence[tuple[str, str]]) -> None:
+        """Schedule receipts again for parts submitted before a restart, as a real SMSC
+        delivers its pending receipts when a client binds again."""
+        due = asyncio.get_running_loop().time() + self.delay
+        now = utcnow()
+        for upstream_id, msisdn in parts:
+            status, error = self._outcome(msisdn)
+            self._due.append((due, Receipt(self.name, upstream_id, status, error, now)))
+        self._wake.set()
+
+    def _outcome(self, msisdn: str) -> tuple[MessageStatus, str | None]:
+        if self._undeliverable is not None and self._undeliverable.search(msisdn):
+            return MessageStatus.UNDELIVERABLE, "simulated_undeliverable"
+        return MessageStatus.DELIVERED, None
+
     async def submit(self, batch: Sequence[OutboundMessage]) -> list[SubmitResult]:
         loop = asyncio.get_running_loop()
         due = loop.time() + self.delay
@@ -65,9 +80,7 @@ class Simulator:
                 )
                 continue
             ids = tuple(uuid.uuid4().hex for _ in range(msg.parts))
-            failed = self._undeliverable is not None and self._undeliverable.search(msg.msisdn)
-            status = MessageStatus.UNDELIVERABLE if failed else MessageStatus.DELIVERED
-            error = "simulated_undeliverable" if failed else None
+            status, error = self._outcome(msg.msisdn)
             for upstream_id in ids:
                 self._due.append((due, Receipt(self.name, upstream_id, status, error, now)))
             results.append(SubmitResult(msg.id, Outcome.SUBMITTED, ids))

@@ -28,6 +28,7 @@ from smsgate.dispatch.outbox import (
     expire_unconfirmed,
     expire_unsent,
     record_submits,
+    unconfirmed_parts,
 )
 from smsgate.dispatch.retry import RetryPolicy
 from smsgate.kit.batcher import Batcher
@@ -67,6 +68,15 @@ class Dispatcher:
         self._receipts.start()
         for connector in self.connectors.values():
             await connector.start(self._on_receipts)
+            recover = getattr(connector, "recover", None)
+            if recover is not None:
+                name = connector.name
+
+                def pending(name: str = name) -> list[tuple[str, str]]:
+                    with self.db.read() as session:
+                        return unconfirmed_parts(session, name)
+
+                recover(await self._db(pending))
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._claim_loop()), loop.create_task(self._sweep_loop())]
 

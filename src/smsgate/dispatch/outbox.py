@@ -304,3 +304,13 @@ def apply_receipts(
         if final is not None:
             changes.append((mid, final, errors.get(mid)))
     return finalize(session, changes, now, refund_undeliverable=refund_undeliverable)
+
+
+def unconfirmed_parts(session: Session, connector: str) -> list[tuple[str, str]]:
+    """(upstream id, number) of every part still waiting for its receipt from ``connector``."""
+    rows = session.execute(
+        select(MessagePart.upstream_id, Message.msisdn)
+        .join(Message, Message.id == MessagePart.message_id)
+        .where(MessagePart.connector == connector, MessagePart.status == MessageStatus.SUBMITTED)
+    ).all()
+    return [(upstream_id, msisdn) for upstream_id, msisdn in rows]

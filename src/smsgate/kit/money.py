@@ -48,6 +48,10 @@ def round_money(amount: Decimal, places: int = 6) -> Decimal:
 
 def format_amount(amount: Decimal, min_places: int = 2) -> str:
     """'0.0450000' -> '0.045', '12' -> '12.00': exact, no float, no exponent."""
-    text = f"{amount:.6f}".rstrip("0")
+    # Rounded half up like every amount (the format spec alone rounds half even); "+ 0" turns
+    # a negative zero such as round_money(Decimal("-0.0000001")) into "0.00", not "-0.00".
+    value = Decimal(amount).quantize(_QUANTUM, rounding=ROUND_HALF_UP) + 0
+    text = f"{value:.6f}".rstrip("0")
     whole, _, frac = text.partition(".")
-    return f"{whole}.{frac.ljust(min_places, '0')}"
+    frac = frac.ljust(min_places, "0")
+    return f"{whole}.{frac}" if frac else whole

@@ -63,9 +63,12 @@ def quote(
     segments = count_segments(text)
     plan = account.price_plan_id
     book = books.get(session, [plan]).get(plan) if plan is not None else None
-    lines: dict[str, QuoteLine] = {}
+    # Keyed like acceptance prices (by MCC/MNC), not by name alone: two networks may share a
+    # display name (Germany O2 is 262/03 and 262/07) and have different rates.
+    lines: dict[tuple[str, str | None, str | None], QuoteLine] = {}
     for dest in destinations:
-        line = lines.get(dest.name)
+        key = (dest.name, dest.mcc, dest.mnc)
+        line = lines.get(key)
         if line is None:
             rate = book.rate(dest.mcc, dest.mnc) if book else None
             if rate is None:
@@ -74,7 +77,7 @@ def quote(
                     field="to",
                     code="no_rate",
                 )
-            line = lines[dest.name] = QuoteLine(dest.name, dest.mcc, dest.mnc, rate)
+            line = lines[key] = QuoteLine(dest.name, dest.mcc, dest.mnc, rate)
         net, tax = charge_for(segments.parts, line.rate, account.tax_rate)
         line.numbers.append(dest.msisdn)
         line.parts += segments.parts

@@ -50,7 +50,13 @@ def parse_rate_csv(text: str) -> Iterator[RateRow]:
         raise RateFileError(f"line 1: the header lacks the column(s) {', '.join(missing)}")
     reader.fieldnames = list(header)
     seen: set[tuple[str, str | None]] = set()
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a field over the csv module's size limit
+            raise RateFileError(f"line {reader.line_num}: {exc}") from None
         line = reader.line_num
         mcc = (row.get("mcc") or "").strip()
         mnc = (row.get("mnc") or "").strip() or None
@@ -77,11 +83,12 @@ def parse_rate_csv(text: str) -> Iterator[RateRow]:
 
 
 def get_or_create_plan(session: Session, name: str) -> PricePlan:
+    name = name.strip()  # looked up as it is stored, or " p " would be created twice
     plan = session.scalar(select(PricePlan).where(PricePlan.name == name))
     if plan is None:
-        if not name.strip():
+        if not name:
             raise InvalidRequest("the price plan needs a name", field="name")
-        plan = PricePlan(name=name.strip())
+        plan = PricePlan(name=name)
         session.add(plan)
         session.flush()
     return plan
