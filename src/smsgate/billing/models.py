@@ -3,8 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import cast
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smsgate.db import Base, Money, UTCDateTime
@@ -48,3 +49,6 @@ class LedgerEntry(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_ledger_entries_account_created", "account_id", "id"),)
+
+
+ledger_table = cast(Table, LedgerEntry.__table__)

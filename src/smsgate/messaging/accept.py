@@ -22,9 +22,9 @@ from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from smsgate.accounts.models import Account, AccountStatus
-from smsgate.billing.models import Balance, BalanceKind, EntryType, LedgerEntry
+from smsgate.billing.models import Balance, BalanceKind, EntryType, ledger_table
 from smsgate.errors import Conflict, Forbidden, InvalidRequest, PaymentRequired, SmsgateError
-from smsgate.messaging.models import IdempotencyKey, Message, Sending
+from smsgate.messaging.models import IdempotencyKey, Message, Sending, messages_table
 from smsgate.messaging.prepare import Accepted, AcceptedMessage, PreparedSend
 from smsgate.messaging.status import MessageStatus, SendingStatus
 from smsgate.pricing.service import RateBook, RateBooks, charge_for
@@ -143,7 +143,7 @@ def accept_batch(
     }
     rate_books = books.get(session, plans)
 
-    outcomes: list[Outcome] = []
+    decided: list[tuple[PreparedSend, list[tuple[Decimal, Decimal]]] | SmsgateError] = []
     seen_keys: dict[tuple[int, str], str] = {}
     for prep in batch:
         try:
@@ -152,14 +152,13 @@ def accept_batch(
                 _check_key(
                     session, prep.request.account_id, claim.key, claim.request_hash, seen_keys
                 )
-            priced = _decide(prep, states.get(prep.request.account_id), senders, rate_books)
+            decided.append(
+                (prep, _decide(prep, states.get(prep.request.account_id), senders, rate_books))
+            )
         except SmsgateError as exc:
-            outcomes.append(exc)
-            continue
-        outcomes.append(
-            _insert(session, prep, priced, states[prep.request.account_id], now, validity)
-        )
+            decided.append(exc)
 
+    outcomes = _insert_all(session, decided, states, now, validity)
     for account_id, state in states.items():
         if state.charged:
             session.execute(
@@ -167,19 +166,20 @@ def accept_batch(
                 .where(Balance.account_id == account_id, Balance.kind == BalanceKind.SMS)
                 .values(amount=Balance.amount - state.charged, updated_at=now)
             )
-    for prep, outcome in zip(batch, outcomes, strict=True):
-        claim = prep.request.idempotency
-        if claim is not None and isinstance(outcome, Accepted):
-            session.execute(
-                insert(IdempotencyKey).values(
-                    account_id=prep.request.account_id,
-                    key=claim.key,
-                    request_hash=claim.request_hash,
-                    status_code=200,
-                    response=claim.render(outcome),
-                    created_at=now,
-                )
-            )
+    keys = [
+        {
+            "account_id": prep.request.account_id,
+            "key": claim.key,
+            "request_hash": claim.request_hash,
+            "status_code": 200,
+            "response": claim.render(outcome),
+            "created_at": now,
+        }
+        for prep, outcome in zip(batch, outcomes, strict=True)
+        if (claim := prep.request.idempotency) is not None and isinstance(outcome, Accepted)
+    ]
+    if keys:
+        session.execute(insert(IdempotencyKey), keys)
     return outcomes
 
 
@@ -199,39 +199,131 @@ def _check_key(
     seen[(account_id, key)] = request_hash
 
 
-def _insert(
+def _insert_all(
     session: Session,
-    prep: PreparedSend,
-    priced: list[tuple[Decimal, Decimal]],
-    state: _AccountState,
+    decided: list[tuple[PreparedSend, list[tuple[Decimal, Decimal]]] | SmsgateError],
+    states: dict[int, _AccountState],
     now: datetime,
     validity: timedelta,
-) -> Accepted:
-    req = prep.request
-    due = req.scheduled_at if req.scheduled_at and req.scheduled_at > now else now
-    status = MessageStatus.SCHEDULED if due > now else MessageStatus.QUEUED
-    total = sum((p for _, p in priced), Decimal(0))
-    sending_id: int | None = None
-    if req.as_sending:
-        sending_id = session.execute(
-            insert(Sending)
-            .values(
-                account_id=req.account_id,
-                text=req.text,
-                sender=req.sender,
-                status=SendingStatus.SCHEDULED if due > now else SendingStatus.QUEUED,
-                requested_type=req.requested_type,
-                surface=req.surface,
-                recipients=len(priced),
-                parts=prep.segments.parts * len(priced),
-                price=total,
-                scheduled_at=req.scheduled_at,
-                created_at=now,
-                updated_at=now,
+) -> list[Outcome]:
+    """Insert every accepted request's messages and charges with one statement each."""
+    with_ids: list[dict[str, Any]] = []
+    without_ids: list[dict[str, Any]] = []
+    plans: list[tuple[PreparedSend, int | None, int, int, MessageStatus, Decimal]] = []
+    ledger_rows: list[dict[str, Any]] = []
+    running = {account_id: state.balance for account_id, state in states.items()}
+    for item in decided:
+        if isinstance(item, SmsgateError):
+            continue
+        prep, priced = item
+        req = prep.request
+        due = req.scheduled_at if req.scheduled_at and req.scheduled_at > now else now
+        status = MessageStatus.SCHEDULED if due > now else MessageStatus.QUEUED
+        total = sum((p for _, p in priced), Decimal(0))
+        sending_id = (
+            _insert_sending(session, prep, total, due > now, now) if req.as_sending else None
+        )
+        rows = _message_rows(prep, priced, sending_id, status, due, now, validity)
+        target = with_ids if req.want_messages else without_ids
+        plans.append((prep, sending_id, len(target), len(rows), status, total))
+        target.extend(rows)
+        running[req.account_id] -= total
+        ledger_rows.append(
+            {
+                "account_id": req.account_id,
+                "kind": BalanceKind.SMS,
+                "entry_type": EntryType.CHARGE,
+                "amount": -total,
+                "balance_after": running[req.account_id],
+                "reference": f"sending:{sending_id}" if sending_id else "",
+                "description": f"{len(rows)} message(s), {prep.segments.parts} part(s) each",
+                "created_at": now,
+            }
+        )
+    ids: Sequence[int] = []
+    if with_ids:
+        ids = (
+            session.execute(
+                insert(Message).returning(Message.id, sort_by_parameter_order=True), with_ids
             )
-            .returning(Sending.id)
-        ).scalar_one()
+            .scalars()
+            .all()
+        )
+    if without_ids:
+        session.execute(insert(messages_table), without_ids)
 
+    accepted: list[Accepted] = []
+    for (prep, sending_id, offset, count, status, total), entry in zip(
+        plans, ledger_rows, strict=True
+    ):
+        messages: list[AcceptedMessage] = []
+        if prep.request.want_messages:
+            messages = [
+                AcceptedMessage(
+                    ids[offset + i],
+                    r["request_id"],
+                    r["msisdn"],
+                    r["destination"],
+                    r["parts"],
+                    r["price"],
+                    status,
+                )
+                for i, r in enumerate(with_ids[offset : offset + count])
+            ]
+            if count == 1:
+                entry["reference"] = f"message:{messages[0].id}"
+        accepted.append(
+            Accepted(
+                sending_id,
+                count,
+                prep.segments.parts * count,
+                total,
+                entry["balance_after"],
+                status,
+                now,
+                messages,
+            )
+        )
+    if ledger_rows:
+        session.execute(insert(ledger_table), ledger_rows)
+    it = iter(accepted)
+    return [item if isinstance(item, SmsgateError) else next(it) for item in decided]
+
+
+def _insert_sending(
+    session: Session, prep: PreparedSend, total: Decimal, later: bool, now: datetime
+) -> int:
+    req = prep.request
+    return session.execute(
+        insert(Sending)
+        .values(
+            account_id=req.account_id,
+            text=req.text,
+            sender=req.sender,
+            status=SendingStatus.SCHEDULED if later else SendingStatus.QUEUED,
+            requested_type=req.requested_type,
+            surface=req.surface,
+            recipients=len(prep.destinations),
+            parts=prep.segments.parts * len(prep.destinations),
+            price=total,
+            scheduled_at=req.scheduled_at,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(Sending.id)
+    ).scalar_one()
+
+
+def _message_rows(
+    prep: PreparedSend,
+    priced: list[tuple[Decimal, Decimal]],
+    sending_id: int | None,
+    status: MessageStatus,
+    due: datetime,
+    now: datetime,
+    validity: timedelta,
+) -> list[dict[str, Any]]:
+    req = prep.request
     common: dict[str, Any] = {
         "account_id": req.account_id,
         "sending_id": sending_id,
@@ -248,8 +340,10 @@ def _insert(
         "scheduled_at": req.scheduled_at,
         "next_attempt_at": due,
         "valid_until": due + validity,
+        "attempts": 0,
+        "refunded": False,
     }
-    rows = [
+    return [
         {
             **common,
             "request_id": str(uuid.uuid4()),
@@ -263,51 +357,3 @@ def _insert(
         }
         for d, (rate, price) in zip(prep.destinations, priced, strict=True)
     ]
-    messages: list[AcceptedMessage] = []
-    if req.want_messages:
-        ids = (
-            session.execute(
-                insert(Message).returning(Message.id, sort_by_parameter_order=True), rows
-            )
-            .scalars()
-            .all()
-        )
-        messages = [
-            AcceptedMessage(
-                i, r["request_id"], r["msisdn"], r["destination"], r["parts"], r["price"], status
-            )
-            for i, r in zip(ids, rows, strict=True)
-        ]
-    else:
-        session.execute(insert(Message), rows)
-
-    reference = (
-        f"sending:{sending_id}"
-        if sending_id
-        else f"message:{messages[0].id}"
-        if len(messages) == 1
-        else ""
-    )
-    balance_after = state.balance - state.charged  # charged already includes this send
-    session.add(
-        LedgerEntry(
-            account_id=req.account_id,
-            kind=BalanceKind.SMS,
-            entry_type=EntryType.CHARGE,
-            amount=-total,
-            balance_after=balance_after,
-            reference=reference,
-            description=f"{len(rows)} message(s), {prep.segments.parts} part(s) each",
-            created_at=now,
-        )
-    )
-    return Accepted(
-        sending_id,
-        len(rows),
-        prep.segments.parts * len(rows),
-        total,
-        balance_after,
-        status,
-        now,
-        messages,
-    )

@@ -41,10 +41,17 @@ class RateFileError(InvalidRequest):
     code = "invalid_rate_file"
 
 
+def _ascii_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()  # str.isdigit alone takes "²" and "２"
+
+
 def parse_rate_csv(text: str) -> Iterator[RateRow]:
     """Parse a rate card, raising ``RateFileError`` naming the first bad line."""
     reader = csv.DictReader(io.StringIO(text))
-    header = tuple(h.strip().lower() for h in reader.fieldnames or ())
+    try:
+        header = tuple(h.strip().lower() for h in reader.fieldnames or ())
+    except csv.Error as exc:
+        raise RateFileError(f"line 1: {exc}") from None
     missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
         raise RateFileError(f"line 1: the header lacks the column(s) {', '.join(missing)}")
@@ -55,16 +62,16 @@ def parse_rate_csv(text: str) -> Iterator[RateRow]:
             row = next(reader)
         except StopIteration:
             return
-        except csv.Error as exc:  # e.g. a field over the csv module's size limit
-            raise RateFileError(f"line {reader.line_num}: {exc}") from None
+        except csv.Error as exc:  # e.g. a field over the size limit (DictReader.line_num lags)
+            raise RateFileError(f"line {reader.reader.line_num}: {exc}") from None
         line = reader.line_num
         mcc = (row.get("mcc") or "").strip()
         mnc = (row.get("mnc") or "").strip() or None
-        if not (len(mcc) == 3 and mcc.isdigit()) and mcc != ANY_MCC:
+        if not (len(mcc) == 3 and _ascii_digits(mcc)) and mcc != ANY_MCC:
             raise RateFileError(f"line {line}: mcc {mcc!r} is not three digits (or * for any)")
         if mcc == ANY_MCC and mnc is not None:
             raise RateFileError(f"line {line}: the catch-all mcc * takes no mnc")
-        if mnc is not None and not (2 <= len(mnc) <= 3 and mnc.isdigit()):
+        if mnc is not None and not (2 <= len(mnc) <= 3 and _ascii_digits(mnc)):
             raise RateFileError(f"line {line}: mnc {mnc!r} is not two or three digits")
         try:
             price = parse_amount(row.get("price"))
@@ -219,4 +226,5 @@ def list_rates(
         query = query.where(Rate.mnc == mnc)
     if country:
         query = query.where(Rate.country.ilike(f"%{country}%"))
-    return list(session.scalars(query.order_by(Rate.mcc, Rate.mnc)))
+    # the country default (NULL mnc) first on both databases (PostgreSQL sorts NULLs last)
+    return list(session.scalars(query.order_by(Rate.mcc, Rate.mnc.nulls_first(), Rate.id)))
