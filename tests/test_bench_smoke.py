@@ -1,0 +1,39 @@
+"""A tiny run of the single-send benchmark so that it cannot rot."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_single_send_benchmark_runs() -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.single_send",
+            "--connections",
+            "4",
+            "--seconds",
+            "1",
+            "--port",
+            "8798",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    (line,) = out.stdout.strip().splitlines()
+    figures = json.loads(line)
+    assert figures["requests_per_s"] > 0
+    assert figures["non_2xx"] == 0
