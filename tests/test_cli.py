@@ -42,7 +42,12 @@ def smsgate(
     env.update(SMSGATE_DATABASE_URL=url, NO_COLOR="1", COLUMNS="200", **(extra_env or {}))
     # cwd: a directory of the test's own, so no stray .env file is read
     return subprocess.run(
-        [SMSGATE, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60,
+        [SMSGATE, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
         check=False,
     )
 
@@ -82,9 +87,20 @@ def plan_version(db: Database, plan: str) -> int:
 # --------------------------------------------------------------- both databases
 
 
-def test_plans_import_replaces_and_refuses_bad_rows(db_url: str, db: Database, tmp_path: Path) -> None:
-    out = ok(smsgate(db_url, "plans", "import", "--name", "std",
-                     str(write(tmp_path / "first.csv", FIRST_CARD)), cwd=tmp_path))
+def test_plans_import_replaces_and_refuses_bad_rows(
+    db_url: str, db: Database, tmp_path: Path
+) -> None:
+    out = ok(
+        smsgate(
+            db_url,
+            "plans",
+            "import",
+            "--name",
+            "std",
+            str(write(tmp_path / "first.csv", FIRST_CARD)),
+            cwd=tmp_path,
+        )
+    )
     assert "3 rates imported" in out
     assert rates_of(db, "std") == [
         ("247", None, "Latvia", "", Decimal("0.04")),  # empty mnc: the country default
@@ -93,8 +109,17 @@ def test_plans_import_replaces_and_refuses_bad_rows(db_url: str, db: Database, t
     ]
 
     # importing again replaces the plan's rates (none of the first card is left)
-    ok(smsgate(db_url, "plans", "import", "--name", "std",
-               str(write(tmp_path / "second.csv", SECOND_CARD)), cwd=tmp_path))
+    ok(
+        smsgate(
+            db_url,
+            "plans",
+            "import",
+            "--name",
+            "std",
+            str(write(tmp_path / "second.csv", SECOND_CARD)),
+            cwd=tmp_path,
+        )
+    )
     after = rates_of(db, "std")
     assert after == [
         ("434", None, "Uzbekistan", "", Decimal("0.05")),
@@ -104,15 +129,24 @@ def test_plans_import_replaces_and_refuses_bad_rows(db_url: str, db: Database, t
 
     bad_cards = {
         "bad_mcc": (HEADER + "434,,Uzbekistan,,0.05\n4x4,04,Uzbekistan,Beeline,0.04\n", "line 3"),
-        "bad_price": (HEADER + "247,,Latvia,,0.04\n247,01,Latvia,LMT,0.03\n"
-                      "257,,Belarus,,zero\n", "line 4"),
+        "bad_price": (
+            HEADER + "247,,Latvia,,0.04\n247,01,Latvia,LMT,0.03\n257,,Belarus,,zero\n",
+            "line 4",
+        ),
         "duplicate": (HEADER + "247,,Latvia,,0.04\n247,,Latvia,,0.05\n", "line 3"),
     }
     for name, (card, where) in bad_cards.items():
         # the duplicate goes to a new plan name: the plan must not even be created
         target = "fresh" if name == "duplicate" else "std"
-        result = smsgate(db_url, "plans", "import", "--name", target,
-                         str(write(tmp_path / f"{name}.csv", card)), cwd=tmp_path)
+        result = smsgate(
+            db_url,
+            "plans",
+            "import",
+            "--name",
+            target,
+            str(write(tmp_path / f"{name}.csv", card)),
+            cwd=tmp_path,
+        )
         line = one_line_error(result)
         assert where in line, (name, line)
         assert result.stdout == ""
@@ -123,10 +157,29 @@ def test_plans_import_replaces_and_refuses_bad_rows(db_url: str, db: Database, t
 
 
 def test_accounts_tokens_and_senders(db_url: str, db: Database, plan: str, tmp_path: Path) -> None:
-    created = json.loads(ok(smsgate(
-        db_url, "accounts", "create", "--name", "Acme", "--currency", "EUR", "--balance", "10",
-        "--plan", plan, "--tax-rate", "0.2", "--timezone", "Europe/Riga", "--json", cwd=tmp_path,
-    )))
+    created = json.loads(
+        ok(
+            smsgate(
+                db_url,
+                "accounts",
+                "create",
+                "--name",
+                "Acme",
+                "--currency",
+                "EUR",
+                "--balance",
+                "10",
+                "--plan",
+                plan,
+                "--tax-rate",
+                "0.2",
+                "--timezone",
+                "Europe/Riga",
+                "--json",
+                cwd=tmp_path,
+            )
+        )
+    )
     account_id, first_token = created["id"], created["token"]
     assert isinstance(account_id, int)
     assert first_token.startswith("sg_")
@@ -139,8 +192,11 @@ def test_accounts_tokens_and_senders(db_url: str, db: Database, plan: str, tmp_p
         assert balance(session, account_id) == entries_total(session, account_id) == Decimal(10)
         assert authenticate(session, first_token).account_id == account_id
 
-    out = ok(smsgate(db_url, "accounts", "topup", "--account", str(account_id), "--amount", "5",
-                     cwd=tmp_path))
+    out = ok(
+        smsgate(
+            db_url, "accounts", "topup", "--account", str(account_id), "--amount", "5", cwd=tmp_path
+        )
+    )
     assert "15.00" in out
     with db.read() as session:
         assert balance(session, account_id) == Decimal(15)
@@ -149,10 +205,16 @@ def test_accounts_tokens_and_senders(db_url: str, db: Database, plan: str, tmp_p
         assert [e.amount for e in entries] == [Decimal(5), Decimal(10)]  # newest first
         assert entries[0].balance_after == Decimal(15)
 
-    customer = json.loads(ok(smsgate(db_url, "tokens", "create", "--account", str(account_id),
-                                     "--json", cwd=tmp_path)))
-    operator = json.loads(ok(smsgate(db_url, "tokens", "create", "--operator", "--json",
-                                     cwd=tmp_path)))
+    customer = json.loads(
+        ok(
+            smsgate(
+                db_url, "tokens", "create", "--account", str(account_id), "--json", cwd=tmp_path
+            )
+        )
+    )
+    operator = json.loads(
+        ok(smsgate(db_url, "tokens", "create", "--operator", "--json", cwd=tmp_path))
+    )
     assert customer["account_id"] == account_id
     assert customer["scope"] == "customer"
     assert operator["account_id"] is None
@@ -160,7 +222,10 @@ def test_accounts_tokens_and_senders(db_url: str, db: Database, plan: str, tmp_p
     with db.read() as session:
         who = authenticate(session, customer["token"])
         assert (who.token_id, who.account_id, who.scope) == (
-            customer["id"], account_id, TokenScope.CUSTOMER)
+            customer["id"],
+            account_id,
+            TokenScope.CUSTOMER,
+        )
         boss = authenticate(session, operator["token"])
         assert boss.is_operator
         assert boss.token_id == operator["id"]
@@ -172,18 +237,35 @@ def test_accounts_tokens_and_senders(db_url: str, db: Database, plan: str, tmp_p
         assert authenticate(session, first_token).account_id == account_id  # others still work
 
     acct = str(account_id)
-    assert "pending" in ok(smsgate(db_url, "senders", "add", "--account", acct, "--name", "ACME",
-                                   cwd=tmp_path))
-    assert "approved" in ok(smsgate(db_url, "senders", "add", "--account", acct, "--name", "Shop",
-                                    "--approved", cwd=tmp_path))
+    assert "pending" in ok(
+        smsgate(db_url, "senders", "add", "--account", acct, "--name", "ACME", cwd=tmp_path)
+    )
+    assert "approved" in ok(
+        smsgate(
+            db_url,
+            "senders",
+            "add",
+            "--account",
+            acct,
+            "--name",
+            "Shop",
+            "--approved",
+            cwd=tmp_path,
+        )
+    )
     with db.read() as session:
         assert {s.name: s.status for s in list_senders(session, account_id)} == {
-            "ACME": SenderStatus.PENDING, "Shop": SenderStatus.APPROVED}
-    assert "approved" in ok(smsgate(db_url, "senders", "approve", "--account", acct,
-                                    "--name", "ACME", cwd=tmp_path))
+            "ACME": SenderStatus.PENDING,
+            "Shop": SenderStatus.APPROVED,
+        }
+    assert "approved" in ok(
+        smsgate(db_url, "senders", "approve", "--account", acct, "--name", "ACME", cwd=tmp_path)
+    )
     with db.read() as session:
         assert [s.name for s in list_senders(session, account_id, approved_only=True)] == [
-            "ACME", "Shop"]
+            "ACME",
+            "Shop",
+        ]
 
 
 # --------------------------------------------------------------- SQLite only
@@ -208,20 +290,41 @@ def _accounts(url: str) -> int:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        pytest.param(["accounts", "create", "--name", "X", "--plan", "nope"],
-                     "no price plan named 'nope'", id="unknown-plan"),
-        pytest.param(["accounts", "create", "--name", "X", "--timezone", "Mars/Olympus"],
-                     "unknown time zone 'Mars/Olympus'", id="bad-timezone"),
-        pytest.param(["accounts", "create", "--name", "X", "--balance", "ten"],
-                     "'ten' is not an amount", id="bad-amount"),
-        pytest.param(["accounts", "topup", "--account", "424242", "--amount", "5"],
-                     "no account with id 424242", id="topup-unknown-account"),
-        pytest.param(["tokens", "create", "--account", "424242"],
-                     "no account with id 424242", id="token-unknown-account"),
-        pytest.param(["senders", "add", "--account", "424242", "--name", "ACME"],
-                     "no account with id 424242", id="sender-unknown-account"),
-        pytest.param(["tokens", "revoke", "424242"],
-                     "no active token with id 424242", id="revoke-unknown-token"),
+        pytest.param(
+            ["accounts", "create", "--name", "X", "--plan", "nope"],
+            "no price plan named 'nope'",
+            id="unknown-plan",
+        ),
+        pytest.param(
+            ["accounts", "create", "--name", "X", "--timezone", "Mars/Olympus"],
+            "unknown time zone 'Mars/Olympus'",
+            id="bad-timezone",
+        ),
+        pytest.param(
+            ["accounts", "create", "--name", "X", "--balance", "ten"],
+            "'ten' is not an amount",
+            id="bad-amount",
+        ),
+        pytest.param(
+            ["accounts", "topup", "--account", "424242", "--amount", "5"],
+            "no account with id 424242",
+            id="topup-unknown-account",
+        ),
+        pytest.param(
+            ["tokens", "create", "--account", "424242"],
+            "no account with id 424242",
+            id="token-unknown-account",
+        ),
+        pytest.param(
+            ["senders", "add", "--account", "424242", "--name", "ACME"],
+            "no account with id 424242",
+            id="sender-unknown-account",
+        ),
+        pytest.param(
+            ["tokens", "revoke", "424242"],
+            "no active token with id 424242",
+            id="revoke-unknown-token",
+        ),
     ],
 )
 def test_errors_are_one_clear_line(
@@ -236,22 +339,25 @@ def test_errors_are_one_clear_line(
 def test_rate_file_that_is_not_utf8(sqlite_url: str, tmp_path: Path) -> None:
     card = tmp_path / "latin1.csv"
     card.write_bytes((HEADER + "276,,Österreich,,0.05\n").encode("latin-1"))
-    line = one_line_error(smsgate(sqlite_url, "plans", "import", "--name", "p", str(card),
-                                  cwd=tmp_path))
+    line = one_line_error(
+        smsgate(sqlite_url, "plans", "import", "--name", "p", str(card), cwd=tmp_path)
+    )
     assert "latin1.csv" in line
     assert "UTF-8" in line
 
 
 def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'x.db'}"
-    line = one_line_error(smsgate(url, "accounts", "topup", "--account", "1", "--amount", "5",
-                                  cwd=tmp_path))
+    line = one_line_error(
+        smsgate(url, "accounts", "topup", "--account", "1", "--amount", "5", cwd=tmp_path)
+    )
     assert "database" in line
 
 
 def test_malformed_setting_is_one_line(sqlite_url: str, tmp_path: Path) -> None:
-    line = one_line_error(smsgate(sqlite_url, "db", "upgrade", cwd=tmp_path,
-                                  extra_env={"SMSGATE_PORT": "eighty"}))
+    line = one_line_error(
+        smsgate(sqlite_url, "db", "upgrade", cwd=tmp_path, extra_env={"SMSGATE_PORT": "eighty"})
+    )
     assert "SMSGATE_PORT" in line
 
 
@@ -273,4 +379,3 @@ def test_serve_help(tmp_path: Path) -> None:
     assert "--port" in out
     assert "--host" in out
     assert not (tmp_path / "unused.db").exists()  # --help touches no database
-

@@ -28,15 +28,24 @@ from smsgate.migrations import upgrade
 from smsgate.pricing.service import parse_rate_csv, replace_rates
 from smsgate.senders.service import decide, find_sender, request_sender
 
-app = typer.Typer(help="smsgate: a self-hosted SMS gateway and reseller platform.",
-                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+app = typer.Typer(
+    help="smsgate: a self-hosted SMS gateway and reseller platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 plans_app = typer.Typer(help="Price plans and rate cards.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Customer accounts.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 senders_app = typer.Typer(help="Sender names.", no_args_is_help=True)
-for sub, name in ((db_app, "db"), (plans_app, "plans"), (accounts_app, "accounts"),
-                  (tokens_app, "tokens"), (senders_app, "senders")):
+for sub, name in (
+    (db_app, "db"),
+    (plans_app, "plans"),
+    (accounts_app, "accounts"),
+    (tokens_app, "tokens"),
+    (senders_app, "senders"),
+):
     app.add_typer(sub, name=name)
 
 T = TypeVar("T")
@@ -56,7 +65,9 @@ def clear_errors() -> Iterator[None]:
     except InvalidAmount as exc:
         raise fail(str(exc)) from None
     except SQLAlchemyError as exc:
-        raise fail(f"database: {str(exc.orig if hasattr(exc, 'orig') else exc).splitlines()[0]}") from None
+        raise fail(
+            f"database: {str(exc.orig if hasattr(exc, 'orig') else exc).splitlines()[0]}"
+        ) from None
     except OSError as exc:
         raise fail(str(exc)) from None
     except ValidationError as exc:  # a malformed SMSGATE_* variable
@@ -112,8 +123,15 @@ def serve(
         typer.echo(f"Demo account {demo.account_id} created; sender '{demo.sender}' is approved.")
         typer.echo(f"Demo API token (shown once): {demo.token}")
     typer.echo(f"smsgate on http://{host}:{port} (docs at /docs), database {settings.database_url}")
-    uvicorn.run(create_app(settings, dispatch=dispatch), host=host, port=port,
-                log_level=settings.log_level, access_log=False, loop="uvloop", http="httptools")
+    uvicorn.run(
+        create_app(settings, dispatch=dispatch),
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+    )
 
 
 @db_app.command("upgrade")
@@ -156,15 +174,31 @@ def accounts_create(
     opening, tax = amount(balance), amount(tax_rate)
 
     def create(session):  # type: ignore[no-untyped-def]
-        account = create_account(session, name, currency=currency, balance=opening, plan=plan,
-                                 tax_rate=tax, timezone=timezone)
+        account = create_account(
+            session,
+            name,
+            currency=currency,
+            balance=opening,
+            plan=plan,
+            tax_rate=tax,
+            timezone=timezone,
+        )
         _, token = create_token(session, account.id, name="first")
         return account, token
 
     account, token = in_transaction(create)
     if as_json:
-        typer.echo(json.dumps({"id": account.id, "name": account.name, "currency": account.currency,
-                               "balance": format_amount(opening), "token": token}))
+        typer.echo(
+            json.dumps(
+                {
+                    "id": account.id,
+                    "name": account.name,
+                    "currency": account.currency,
+                    "balance": format_amount(opening),
+                    "token": token,
+                }
+            )
+        )
     else:
         typer.echo(f"account {account.id} created; API token (shown once): {token}")
 
@@ -193,7 +227,9 @@ def tokens_create(
     scope = TokenScope.OPERATOR if operator else TokenScope.CUSTOMER
     row, token = in_transaction(lambda s: create_token(s, account, scope=scope, name=name))
     if as_json:
-        typer.echo(json.dumps({"id": row.id, "account_id": account, "scope": scope.value, "token": token}))
+        typer.echo(
+            json.dumps({"id": row.id, "account_id": account, "scope": scope.value, "token": token})
+        )
     else:
         typer.echo(f"token {row.id} ({scope.value}): {token}")
 

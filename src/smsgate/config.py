@@ -48,9 +48,6 @@ class Settings(BaseSettings):
     demo: bool = Field(True, description="Create a demo account on first start.")
     demo_balance: Decimal = Decimal("100")
 
-    # the devsms.uz surface's default sender
-    devsms_default_sender: str = "4546"
-
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

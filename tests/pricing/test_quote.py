@@ -35,8 +35,13 @@ def dests(*numbers: str) -> list[Destination]:
     return [resolve(n) for n in numbers]
 
 
-def priced(db: Database, account_id: int, text: str, numbers: list[Destination],
-           books: RateBooks | None = None) -> Quote:
+def priced(
+    db: Database,
+    account_id: int,
+    text: str,
+    numbers: list[Destination],
+    books: RateBooks | None = None,
+) -> Quote:
     with db.read() as session:
         return quote(session, books or RateBooks(), account_id, text, numbers)
 
@@ -46,15 +51,30 @@ def test_quote_groups_numbers_by_destination(db: Database, plan: str) -> None:
     q = priced(db, customer.account_id, ONE_PART, dests(LV_LMT, BY, LV_LMT, UZ, LV_TELE2, BY))
     assert q.segments.parts == 1
     assert q.currency == "EUR"
-    summary = [(ln.destination, ln.mcc, ln.mnc, ln.rate, ln.numbers, ln.parts, ln.subtotal)
-               for ln in q.lines]
+    summary = [
+        (ln.destination, ln.mcc, ln.mnc, ln.rate, ln.numbers, ln.parts, ln.subtotal)
+        for ln in q.lines
+    ]
     assert summary == [  # in order of first appearance
-        ("Latvia LMT", "247", "01", Decimal("0.03"), ["37126123456", "37126123456"], 2,
-         Decimal("0.06")),
-        ("Belarus A1", "257", "01", Decimal("0.06"), ["375291234567", "375291234567"], 2,
-         Decimal("0.12")),
-        ("Uzbekistan Beeline", "434", "04", Decimal("0.05"), ["998901234567"], 1,
-         Decimal("0.05")),
+        (
+            "Latvia LMT",
+            "247",
+            "01",
+            Decimal("0.03"),
+            ["37126123456", "37126123456"],
+            2,
+            Decimal("0.06"),
+        ),
+        (
+            "Belarus A1",
+            "257",
+            "01",
+            Decimal("0.06"),
+            ["375291234567", "375291234567"],
+            2,
+            Decimal("0.12"),
+        ),
+        ("Uzbekistan Beeline", "434", "04", Decimal("0.05"), ["998901234567"], 1, Decimal("0.05")),
         ("Latvia Tele2", "247", "02", Decimal("0.04"), ["37120000000"], 1, Decimal("0.04")),
     ]
     assert q.parts == 6
@@ -109,7 +129,9 @@ def test_quote_catch_all_rate(db: Database) -> None:
     customer = make_customer(db, plan="flat")
     q = priced(db, customer.account_id, ONE_PART, dests(US, LV_LMT))
     assert [(ln.destination, ln.rate) for ln in q.lines] == [
-        ("United States", Decimal("0.07")), ("Latvia LMT", Decimal("0.04"))]
+        ("United States", Decimal("0.07")),
+        ("Latvia LMT", Decimal("0.04")),
+    ]
 
 
 def test_quote_refuses_empty_text_and_unknown_account(db: Database, plan: str) -> None:
@@ -134,17 +156,29 @@ def test_quote_networks_sharing_a_name_keep_their_own_rates(db: Database) -> Non
     Before the fix lines were keyed by the display name only: the second O2 number was
     priced at the first one's rate.
     """
-    make_plan(db, "de", "mcc,mnc,country,network,price\n"
-                        "262,,Germany,,0.09\n262,03,Germany,O2,0.05\n262,07,Germany,O2,0.08\n")
+    make_plan(
+        db,
+        "de",
+        "mcc,mnc,country,network,price\n"
+        "262,,Germany,,0.09\n262,03,Germany,O2,0.05\n262,07,Germany,O2,0.08\n",
+    )
     customer = make_customer(db, plan="de")
     o2_07 = resolve("+4917612345678")
     assert (o2_07.name, o2_07.mcc, o2_07.mnc) == ("Germany O2", "262", "07")
     # as a number ported to 262/03 resolves (through a portability lookup)
-    o2_03 = Destination(msisdn="4917612345679", country="DE", country_name="Germany",
-                        mcc="262", mnc="03", network="O2")
+    o2_03 = Destination(
+        msisdn="4917612345679",
+        country="DE",
+        country_name="Germany",
+        mcc="262",
+        mnc="03",
+        network="O2",
+    )
     q = priced(db, customer.account_id, ONE_PART, [o2_03, o2_07, o2_07])
     assert [(ln.destination, ln.mnc, ln.rate, len(ln.numbers)) for ln in q.lines] == [
-        ("Germany O2", "03", Decimal("0.05"), 1), ("Germany O2", "07", Decimal("0.08"), 2)]
+        ("Germany O2", "03", Decimal("0.05"), 1),
+        ("Germany O2", "07", Decimal("0.08"), 2),
+    ]
     assert q.total == Decimal("0.21")
 
 
@@ -158,34 +192,61 @@ def test_quote_follows_a_replaced_rate_card(db: Database, plan: str) -> None:
 
 # ------------------------------------------------------------------ the property
 
-RATE = st.decimals(min_value=0, max_value=Decimal("2"), places=4, allow_nan=False,
-                   allow_infinity=False)
-TAX = st.decimals(min_value=0, max_value=Decimal("0.3"), places=4, allow_nan=False,
-                  allow_infinity=False)
+RATE = st.decimals(
+    min_value=0, max_value=Decimal("2"), places=4, allow_nan=False, allow_infinity=False
+)
+TAX = st.decimals(
+    min_value=0, max_value=Decimal("0.3"), places=4, allow_nan=False, allow_infinity=False
+)
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.fixture
+def books() -> RateBooks:
+    """One cache over all of a test's examples, as in a process: it must follow each new card."""
+    return RateBooks()
+
+
+@pytest.fixture
+def account_id(db: Database, plan: str) -> int:
+    return make_customer(db, plan=plan).account_id
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
-    lv_default=RATE, lv_lmt=RATE, by=RATE, uz=RATE, tax_rate=TAX,
+    lv_default=RATE,
+    lv_lmt=RATE,
+    by=RATE,
+    uz=RATE,
+    tax_rate=TAX,
     parts=st.integers(min_value=1, max_value=10),
     numbers=st.lists(st.sampled_from([LV_LMT, LV_TELE2, BY, UZ]), min_size=1, max_size=8),
 )
 def test_quote_total_is_what_acceptance_charges(
-    db: Database, plan: str, lv_default: Decimal, lv_lmt: Decimal, by: Decimal, uz: Decimal,
-    tax_rate: Decimal, parts: int, numbers: list[str],
+    db: Database,
+    plan: str,
+    books: RateBooks,
+    account_id: int,
+    lv_default: Decimal,
+    lv_lmt: Decimal,
+    by: Decimal,
+    uz: Decimal,
+    tax_rate: Decimal,
+    parts: int,
+    numbers: list[str],
 ) -> None:
     rates = {LV_LMT: lv_lmt, LV_TELE2: lv_default, BY: by, UZ: uz}
-    card = ("mcc,mnc,country,network,price\n"
-            f"247,,Latvia,,{lv_default}\n247,01,Latvia,LMT,{lv_lmt}\n"
-            f"257,,Belarus,,{by}\n434,,Uzbekistan,,{uz}\n")
+    card = (
+        "mcc,mnc,country,network,price\n"
+        f"247,,Latvia,,{lv_default}\n247,01,Latvia,LMT,{lv_lmt}\n"
+        f"257,,Belarus,,{by}\n434,,Uzbekistan,,{uz}\n"
+    )
     with db.write() as session:
         replace_rates(session, plan, list(parse_rate_csv(card)))
-        account = get_account(session, _account(db, plan))
-        account.tax_rate = tax_rate
-    text = text_of(parts)
+        get_account(session, account_id).tax_rate = tax_rate
 
-    q = priced(db, account.id, text, dests(*numbers), BOOKS)
+    q = priced(db, account_id, text_of(parts), dests(*numbers), books)
 
     expected = Decimal(0)
     for number in numbers:  # acceptance: per message, (parts x rate) rounded, plus its tax
@@ -200,15 +261,3 @@ def test_quote_total_is_what_acceptance_charges(
         assert isinstance(value, Decimal)
         assert value == round_money(value)  # never more than micro-unit precision
     assert not any(isinstance(v, float) for ln in q.lines for v in (ln.rate, ln.subtotal, ln.tax))
-
-
-# One cache over all examples, as in a process: it must follow every replaced rate card.
-BOOKS = RateBooks()
-_ACCOUNTS: dict[str, int] = {}
-
-
-def _account(db: Database, plan: str) -> int:
-    key = db.url
-    if key not in _ACCOUNTS:
-        _ACCOUNTS[key] = make_customer(db, plan=plan).account_id
-    return _ACCOUNTS[key]

@@ -158,7 +158,9 @@ def _rates(db: Database, plan_id: int) -> list[tuple[str, str | None, Decimal]]:
 
 def test_replace_rates_creates_then_replaces(db: Database) -> None:
     with db.write() as session:
-        created = replace_rates(session, "gold", rows("247,,Latvia,,0.04", "247,01,Latvia,LMT,0.03"))
+        created = replace_rates(
+            session, "gold", rows("247,,Latvia,,0.04", "247,01,Latvia,LMT,0.03")
+        )
     plan = _plan(db, "gold")
     assert plan is not None
     assert plan.id == created.id
@@ -188,9 +190,14 @@ def test_replace_rates_rolls_back_with_the_transaction(db: Database, plan: str) 
     standard = _plan(db, plan)
     assert standard is not None
     before = _rates(db, standard.id)
-    with pytest.raises(RuntimeError), db.write() as session:
-        replace_rates(session, plan, rows("247,,Latvia,,0.99"))
-        raise RuntimeError("the import failed later on")
+
+    def import_then_fail() -> None:
+        with db.write() as session:
+            replace_rates(session, plan, rows("247,,Latvia,,0.99"))
+            raise RuntimeError("the import failed later on")
+
+    with pytest.raises(RuntimeError):
+        import_then_fail()
     assert _rates(db, standard.id) == before
     after = _plan(db, plan)
     assert after is not None
@@ -225,11 +232,18 @@ def test_replace_rates_needs_a_plan_name(db: Database) -> None:
 
 def test_list_rates_filters(db: Database) -> None:
     with db.write() as session:
-        plan = replace_rates(session, "filters", rows(
-            "247,02,Latvia,Tele2,0.035", "247,,Latvia,,0.04", "247,01,Latvia,LMT,0.03",
-            "257,,Belarus,,0.06",
-        ))
+        plan = replace_rates(
+            session,
+            "filters",
+            rows(
+                "247,02,Latvia,Tele2,0.035",
+                "247,,Latvia,,0.04",
+                "247,01,Latvia,LMT,0.03",
+                "257,,Belarus,,0.06",
+            ),
+        )
     with db.read() as session:
+
         def keys(**kw: object) -> list[tuple[str, str | None]]:
             return [(r.mcc, r.mnc) for r in list_rates(session, plan.id, **kw)]  # type: ignore[arg-type]
 
@@ -245,13 +259,17 @@ def test_list_rates_filters(db: Database) -> None:
 
 
 def test_rate_book_lookup_order() -> None:
-    book = RateBook(plan_id=1, version=1, by_network={
-        ("247", "01"): Decimal("0.03"),
-        ("247", None): Decimal("0.04"),
-        ("257", "02"): Decimal("0"),
-        ("257", None): Decimal("0.06"),
-        (ANY_MCC, None): Decimal("0.10"),
-    })
+    book = RateBook(
+        plan_id=1,
+        version=1,
+        by_network={
+            ("247", "01"): Decimal("0.03"),
+            ("247", None): Decimal("0.04"),
+            ("257", "02"): Decimal("0"),
+            ("257", None): Decimal("0.06"),
+            (ANY_MCC, None): Decimal("0.10"),
+        },
+    )
     assert book.rate("247", "01") == Decimal("0.03")  # the network's own rate
     assert book.rate("247", "02") == Decimal("0.04")  # else the country default
     assert book.rate("247", None) == Decimal("0.04")
@@ -268,8 +286,11 @@ def test_rate_book_lookup_order() -> None:
 
 def test_rate_books_cache_reloads_when_the_plan_version_changes(db: Database) -> None:
     with db.write() as session:
-        plan_id = replace_rates(session, "cached", rows(
-            "247,,Latvia,,0.04", "247,01,Latvia,LMT,0.03", "*,,Anywhere,,0.5")).id
+        plan_id = replace_rates(
+            session,
+            "cached",
+            rows("247,,Latvia,,0.04", "247,01,Latvia,LMT,0.03", "*,,Anywhere,,0.5"),
+        ).id
     books = RateBooks()
     with db.read() as session:
         first = books.get(session, [plan_id])[plan_id]

@@ -1,9 +1,11 @@
-"""The ledger: the only way a balance changes.
+"""The ledger: every balance change is a ledger entry written in the same transaction.
 
-Each entry moves one balance by a signed amount and records the balance after it, in the
-same transaction as the guarded ``UPDATE ... RETURNING`` that changes the balance row. The
-guard (``amount + delta >= -credit_limit``) is evaluated by the database on the locked row,
-so concurrent charges can never take a balance below its limit.
+``post`` moves one balance by a signed amount with a guarded ``UPDATE ... RETURNING`` (the
+database checks ``amount + delta >= -credit_limit`` on the locked row) and records the
+entry. The batch paths (``messaging.accept`` for charges, ``messaging.lifecycle.refund``)
+write their entries themselves, one balance update per account per batch, after locking the
+balance rows (``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``) and checking the
+limit against the locked value. Tests assert balance == sum of entries after every flow.
 """
 
 from __future__ import annotations

@@ -138,24 +138,29 @@ def record_submits(
     transient = [r for r in results if r.outcome is Outcome.TRANSIENT]
     permanent = [r for r in results if r.outcome is Outcome.PERMANENT]
     if submitted:
-        session.execute(
-            update(_messages)
-            .where(
-                _messages.c.id == bindparam("b_id"),
-                _messages.c.lease_owner == owner,
-                _messages.c.status == MessageStatus.QUEUED,
-            )
-            .values(
-                status=MessageStatus.SUBMITTED,
-                connector=connector,
-                submitted_at=now,
-                updated_at=now,
-                next_attempt_at=None,
-                lease_owner=None,
-                lease_until=None,
-            ),
-            [{"b_id": r.message_id} for r in submitted],
+        # One statement for the whole batch; RETURNING names the rows this dispatcher still
+        # owned, and only those get parts (a taken-over lease writes nothing).
+        owned = set(
+            session.execute(
+                update(_messages)
+                .where(
+                    _messages.c.id.in_([r.message_id for r in submitted]),
+                    _messages.c.lease_owner == owner,
+                    _messages.c.status == MessageStatus.QUEUED,
+                )
+                .values(
+                    status=MessageStatus.SUBMITTED,
+                    connector=connector,
+                    submitted_at=now,
+                    updated_at=now,
+                    next_attempt_at=None,
+                    lease_owner=None,
+                    lease_until=None,
+                )
+                .returning(_messages.c.id)
+            ).scalars()
         )
+        mine = [r for r in submitted if r.message_id in owned]
         parts = [
             {
                 "message_id": r.message_id,
@@ -165,13 +170,12 @@ def record_submits(
                 "status": MessageStatus.SUBMITTED,
                 "updated_at": now,
             }
-            for r in submitted
+            for r in mine
             for n, uid in enumerate(r.upstream_ids, 1)
         ]
         if parts:
             session.execute(insert(_parts), parts)
-            new_ids = [uid for r in submitted for uid in r.upstream_ids]
-            _apply_early(session, connector, new_ids, now)
+            _apply_early(session, connector, [uid for r in mine for uid in r.upstream_ids], now)
     if transient:
         session.execute(
             update(_messages)
@@ -193,6 +197,14 @@ def record_submits(
             ],
         )
     if permanent:
+        still_mine = set(
+            session.scalars(
+                select(Message.id).where(
+                    Message.id.in_([r.message_id for r in permanent]), Message.lease_owner == owner
+                )
+            )
+        )
+        permanent = [r for r in permanent if r.message_id in still_mine]
         finalize(
             session,
             [(r.message_id, MessageStatus.REJECTED, r.error_code or "rejected") for r in permanent],

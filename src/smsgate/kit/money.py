@@ -10,6 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 SCALE = 10**6
 _QUANTUM = Decimal(1) / SCALE
+_LIMIT = Decimal(10) ** 12  # amounts are below a trillion
 
 
 class InvalidAmount(ValueError):
@@ -29,17 +30,24 @@ def parse_amount(raw: object, *, allow_negative: bool = False) -> Decimal:
     """Parse user input into a Decimal, refusing floats' binary noise, NaN and infinities."""
     if isinstance(raw, bool) or raw is None:
         raise InvalidAmount(f"{raw!r} is not an amount")
+    text = str(raw).strip()
+    # Decimal() itself also takes "1_000" and non-ASCII digits such as "١٢" or "１２"
+    if not text.isascii() or "_" in text:
+        raise InvalidAmount(f"{raw!r} is not an amount")
     try:
-        value = Decimal(str(raw).strip())
+        value = Decimal(text)
     except (InvalidOperation, ValueError) as exc:
         raise InvalidAmount(f"{raw!r} is not an amount") from exc
     if not value.is_finite():
         raise InvalidAmount(f"{raw!r} is not an amount")
     if value < 0 and not allow_negative:
         raise InvalidAmount(f"{raw!r} must not be negative")
-    if abs(value) >= Decimal(10) ** 12:
+    if abs(value) >= _LIMIT:
         raise InvalidAmount(f"{raw!r} is too large")
-    return value.quantize(_QUANTUM, rounding=ROUND_HALF_UP)
+    value = value.quantize(_QUANTUM, rounding=ROUND_HALF_UP) + 0  # "+ 0": no "-0.000000"
+    if abs(value) >= _LIMIT:  # 999999999999.9999999 rounds up to the limit
+        raise InvalidAmount(f"{raw!r} is too large")
+    return value
 
 
 def round_money(amount: Decimal, places: int = 6) -> Decimal:

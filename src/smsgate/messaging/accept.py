@@ -4,8 +4,8 @@ This is the hot path. A batch holds every request that arrived while the previou
 ran (group commit, see ``smsgate.kit.batcher``). For the whole batch it reads each account
 and its balance once (locked ``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
 already holds the database lock), decides each request in arrival order against the running
-balance, inserts every message with one ``executemany`` and writes one balance update per
-account. A request the balance cannot cover is refused as a whole and charges nothing.
+balance, inserts the messages of the whole batch with one ``INSERT`` and writes one
+balance update per account. A request the balance cannot cover is refused as a whole and charges nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from smsgate.accounts.models import Account, AccountStatus
 from smsgate.billing.models import Balance, BalanceKind, EntryType, ledger_table
 from smsgate.errors import Conflict, Forbidden, InvalidRequest, PaymentRequired, SmsgateError
+from smsgate.kit.money import format_amount
 from smsgate.messaging.models import IdempotencyKey, Message, Sending, messages_table
 from smsgate.messaging.prepare import Accepted, AcceptedMessage, PreparedSend
 from smsgate.messaging.status import MessageStatus, SendingStatus
@@ -121,8 +122,8 @@ def _decide(
     total = sum((p for _, p in priced), Decimal(0))
     if state.balance - state.charged - total < state.floor:
         raise PaymentRequired(
-            f"the balance cannot cover this send: it costs {total}, "
-            f"available {state.balance - state.charged - state.floor}"
+            f"the balance cannot cover this send: it costs {format_amount(total)}, "
+            f"available {format_amount(state.balance - state.charged - state.floor)}"
         )
     state.charged += total
     return priced

@@ -1,8 +1,9 @@
 """Status changes after acceptance: cancellation, finalisation and the refunds they cause.
 
-Every bulk ``UPDATE`` here is guarded by the statuses a message may leave (see
-``status.sources_of``), so two writers racing on one message cannot move it backwards or
-refund it twice: the second finds no row to change.
+A message only ever moves from a pending status to a final one here: cancellation is a
+guarded ``UPDATE ... RETURNING`` (only scheduled/queued rows outside a live lease), and
+finalisation first locks the still-pending rows (``FOR UPDATE``; SQLite holds the database
+lock), so two writers racing on one message cannot move it backwards or refund it twice.
 """
 
 from __future__ import annotations
