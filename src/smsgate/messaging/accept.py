@@ -5,7 +5,8 @@ ran (group commit, see ``smsgate.kit.batcher``). For the whole batch it reads ea
 and its balance once (locked ``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
 already holds the database lock), decides each request in arrival order against the running
 balance, inserts the messages of the whole batch with one ``INSERT`` and writes one
-balance update per account. A request the balance cannot cover is refused as a whole and charges nothing.
+balance update per account. A request the balance cannot cover is refused as a whole and
+charges nothing.
 """
 
 from __future__ import annotations
