@@ -1,16 +1,19 @@
 """The operator CLI, driven through the real ``smsgate`` console script in a subprocess.
 
-The flows that touch the database run on SQLite and PostgreSQL (``db_url``); the error
-paths, ``db upgrade`` and ``serve --help`` run on SQLite only, to keep the file fast.
+The commands that change the database run on SQLite and PostgreSQL (``db_url``); the error
+paths, ``db upgrade`` and ``serve --help`` run on SQLite only. Each subprocess costs about
+half a second, so every test runs as few as it needs (38 in all).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,7 +28,8 @@ from smsgate.errors import Unauthenticated
 from smsgate.pricing.models import PricePlan
 from smsgate.pricing.service import list_rates
 from smsgate.senders.models import SenderStatus
-from smsgate.senders.service import list_senders
+from smsgate.senders.service import find_sender, list_senders
+from tests.support.factories import make_customer
 
 _BIN = Path(sys.executable).parent
 SMSGATE = shutil.which("smsgate", path=str(_BIN)) or str(_BIN / "smsgate")
@@ -34,16 +38,18 @@ HEADER = "mcc,mnc,country,network,price\n"
 FIRST_CARD = HEADER + "247,,Latvia,,0.04\n247,01,Latvia,LMT,0.03\n257,,Belarus,,0.06\n"
 SECOND_CARD = HEADER + "434,,Uzbekistan,,0.05\n434,04,Uzbekistan,Beeline,0.045\n"
 
+Result = subprocess.CompletedProcess[str]
+Cli = Callable[..., Result]
 
-def smsgate(
-    url: str, *args: str, cwd: Path, extra_env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SMSGATE_")}
-    env.update(SMSGATE_DATABASE_URL=url, NO_COLOR="1", COLUMNS="200", **(extra_env or {}))
-    # cwd: a directory of the test's own, so no stray .env file is read
+
+def run(url: str, cwd: Path, command: str, *more: str, env: dict[str, str] | None = None) -> Result:
+    """``smsgate <command> <more...>`` against ``url``; ``command`` is split like a shell."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SMSGATE_")}
+    environ.update(SMSGATE_DATABASE_URL=url, NO_COLOR="1", COLUMNS="200", **(env or {}))
+    # cwd: the test's own directory, so that no stray .env file is read
     return subprocess.run(
-        [SMSGATE, *args],
-        env=env,
+        [SMSGATE, *shlex.split(command), *more],
+        env=environ,
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -52,25 +58,26 @@ def smsgate(
     )
 
 
-def ok(result: subprocess.CompletedProcess[str]) -> str:
+def ok(result: Result) -> str:
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     return result.stdout
 
 
-def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+def one_line_error(result: Result) -> str:
     """The CLI's contract for errors: exit 1, one line on stderr, no traceback."""
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ")
+    assert result.stdout == ""
     return lines[0]
 
 
-def write(path: Path, text: str) -> Path:
+def write(path: Path, text: str) -> str:
     path.write_text(text, encoding="utf-8")
-    return path
+    return str(path)
 
 
 def rates_of(db: Database, plan: str) -> list[tuple[str, str | None, str, str, Decimal]]:
@@ -84,105 +91,64 @@ def plan_version(db: Database, plan: str) -> int:
         return plan_by_name(session, plan).version
 
 
+@pytest.fixture
+def cli(db_url: str, tmp_path: Path) -> Cli:
+    return lambda command, *more, **kw: run(db_url, tmp_path, command, *more, **kw)
+
+
 # --------------------------------------------------------------- both databases
 
 
-def test_plans_import_replaces_and_refuses_bad_rows(
-    db_url: str, db: Database, tmp_path: Path
-) -> None:
-    out = ok(
-        smsgate(
-            db_url,
-            "plans",
-            "import",
-            "--name",
-            "std",
-            str(write(tmp_path / "first.csv", FIRST_CARD)),
-            cwd=tmp_path,
-        )
-    )
+def test_plans_import_then_reimport_replaces(cli: Cli, db: Database, tmp_path: Path) -> None:
+    out = ok(cli("plans import --name std", write(tmp_path / "first.csv", FIRST_CARD)))
     assert "3 rates imported" in out
     assert rates_of(db, "std") == [
         ("247", None, "Latvia", "", Decimal("0.04")),  # empty mnc: the country default
-        ("247", "01", "Latvia", "LMT", Decimal("0.03")),
+        ("247", "01", "Latvia", "LMT", Decimal("0.03")),  # mnc keeps its leading zero
         ("257", None, "Belarus", "", Decimal("0.06")),
-    ]
-
-    # importing again replaces the plan's rates (none of the first card is left)
-    ok(
-        smsgate(
-            db_url,
-            "plans",
-            "import",
-            "--name",
-            "std",
-            str(write(tmp_path / "second.csv", SECOND_CARD)),
-            cwd=tmp_path,
-        )
-    )
-    after = rates_of(db, "std")
-    assert after == [
-        ("434", None, "Uzbekistan", "", Decimal("0.05")),
-        ("434", "04", "Uzbekistan", "Beeline", Decimal("0.045")),
     ]
     version = plan_version(db, "std")
 
-    bad_cards = {
-        "bad_mcc": (HEADER + "434,,Uzbekistan,,0.05\n4x4,04,Uzbekistan,Beeline,0.04\n", "line 3"),
-        "bad_price": (
-            HEADER + "247,,Latvia,,0.04\n247,01,Latvia,LMT,0.03\n257,,Belarus,,zero\n",
-            "line 4",
-        ),
-        "duplicate": (HEADER + "247,,Latvia,,0.04\n247,,Latvia,,0.05\n", "line 3"),
-    }
-    for name, (card, where) in bad_cards.items():
-        # the duplicate goes to a new plan name: the plan must not even be created
-        target = "fresh" if name == "duplicate" else "std"
-        result = smsgate(
-            db_url,
-            "plans",
-            "import",
-            "--name",
-            target,
-            str(write(tmp_path / f"{name}.csv", card)),
-            cwd=tmp_path,
-        )
-        line = one_line_error(result)
-        assert where in line, (name, line)
-        assert result.stdout == ""
-    assert rates_of(db, "std") == after
-    assert plan_version(db, "std") == version
+    ok(cli("plans import --name std", write(tmp_path / "second.csv", SECOND_CARD)))
+    assert rates_of(db, "std") == [  # none of the first card is left
+        ("434", None, "Uzbekistan", "", Decimal("0.05")),
+        ("434", "04", "Uzbekistan", "Beeline", Decimal("0.045")),
+    ]
+    assert plan_version(db, "std") == version + 1  # so every process reloads its rate book
+
+
+@pytest.mark.parametrize(
+    ("card", "where", "plan_name"),
+    [
+        pytest.param(HEADER + "434,,Uzbekistan,,0.05\n4x4,04,Uzbekistan,Beeline,0.04\n",
+                     "line 3: mcc '4x4'", "standard", id="bad-mcc"),
+        pytest.param(HEADER + "247,,Latvia,,0.04\n247,01,Latvia,LMT,0.03\n257,,Belarus,,zero\n",
+                     "line 4: price 'zero'", "standard", id="bad-price"),
+        # to a new plan name: the plan must not even be created
+        pytest.param(HEADER + "247,,Latvia,,0.04\n247,,Latvia,,0.05\n",
+                     "line 3: a second rate", "fresh", id="duplicate"),
+    ],
+)  # fmt: skip
+def test_plans_import_refuses_a_bad_row_and_changes_nothing(
+    cli: Cli, db: Database, plan: str, tmp_path: Path, card: str, where: str, plan_name: str
+) -> None:
+    before, version = rates_of(db, plan), plan_version(db, plan)
+    line = one_line_error(cli(f"plans import --name {plan_name}", write(tmp_path / "x.csv", card)))
+    assert where in line
+    assert rates_of(db, plan) == before
+    assert plan_version(db, plan) == version
     with db.read() as session:
         assert session.scalar(select(PricePlan).where(PricePlan.name == "fresh")) is None
 
 
-def test_accounts_tokens_and_senders(db_url: str, db: Database, plan: str, tmp_path: Path) -> None:
-    created = json.loads(
-        ok(
-            smsgate(
-                db_url,
-                "accounts",
-                "create",
-                "--name",
-                "Acme",
-                "--currency",
-                "EUR",
-                "--balance",
-                "10",
-                "--plan",
-                plan,
-                "--tax-rate",
-                "0.2",
-                "--timezone",
-                "Europe/Riga",
-                "--json",
-                cwd=tmp_path,
-            )
-        )
-    )
-    account_id, first_token = created["id"], created["token"]
+def test_accounts_create(cli: Cli, db: Database, plan: str) -> None:
+    created = json.loads(ok(cli(
+        f"accounts create --name Acme --currency EUR --balance 10 --plan {plan}"
+        " --tax-rate 0.2 --timezone Europe/Riga --json"
+    )))  # fmt: skip
+    account_id, token = created["id"], created["token"]
     assert isinstance(account_id, int)
-    assert first_token.startswith("sg_")
+    assert token.startswith("sg_")
     assert created["balance"] == "10.00"
     with db.read() as session:
         account = get_account(session, account_id)
@@ -190,82 +156,54 @@ def test_accounts_tokens_and_senders(db_url: str, db: Database, plan: str, tmp_p
         assert account.tax_rate == Decimal("0.2")
         assert account.price_plan_id == plan_by_name(session, plan).id
         assert balance(session, account_id) == entries_total(session, account_id) == Decimal(10)
-        assert authenticate(session, first_token).account_id == account_id
+        assert authenticate(session, token).account_id == account_id  # the first token works
 
-    out = ok(
-        smsgate(
-            db_url, "accounts", "topup", "--account", str(account_id), "--amount", "5", cwd=tmp_path
-        )
-    )
-    assert "15.00" in out
+
+def test_accounts_topup(cli: Cli, db: Database, plan: str) -> None:
+    account_id = make_customer(db, balance=Decimal(10)).account_id
+    assert "balance 15.00" in ok(cli(f"accounts topup --account {account_id} --amount 5"))
     with db.read() as session:
         assert balance(session, account_id) == Decimal(15)
         assert entries_total(session, account_id) == Decimal(15)
         entries = list_entries(session, account_id, limit=10)
-        assert [e.amount for e in entries] == [Decimal(5), Decimal(10)]  # newest first
-        assert entries[0].balance_after == Decimal(15)
+    assert [e.amount for e in entries] == [Decimal(5), Decimal(10)]  # one new entry, newest first
+    assert entries[0].balance_after == Decimal(15)
 
-    customer = json.loads(
-        ok(
-            smsgate(
-                db_url, "tokens", "create", "--account", str(account_id), "--json", cwd=tmp_path
-            )
-        )
-    )
-    operator = json.loads(
-        ok(smsgate(db_url, "tokens", "create", "--operator", "--json", cwd=tmp_path))
-    )
-    assert customer["account_id"] == account_id
-    assert customer["scope"] == "customer"
-    assert operator["account_id"] is None
-    assert operator["scope"] == "operator"
+
+def test_tokens_create_and_revoke(cli: Cli, db: Database, plan: str) -> None:
+    account_id = make_customer(db).account_id
+    customer = json.loads(ok(cli(f"tokens create --account {account_id} --json")))
+    operator = json.loads(ok(cli("tokens create --operator --json")))
+    assert (customer["account_id"], customer["scope"]) == (account_id, "customer")
+    assert (operator["account_id"], operator["scope"]) == (None, "operator")
     with db.read() as session:
         who = authenticate(session, customer["token"])
         assert (who.token_id, who.account_id, who.scope) == (
-            customer["id"],
-            account_id,
-            TokenScope.CUSTOMER,
-        )
+            customer["id"], account_id, TokenScope.CUSTOMER)  # fmt: skip
         boss = authenticate(session, operator["token"])
         assert boss.is_operator
         assert boss.token_id == operator["id"]
 
-    ok(smsgate(db_url, "tokens", "revoke", str(customer["id"]), cwd=tmp_path))
+    assert "revoked" in ok(cli(f"tokens revoke {customer['id']}"))
     with db.read() as session:
         with pytest.raises(Unauthenticated):
             authenticate(session, customer["token"])
-        assert authenticate(session, first_token).account_id == account_id  # others still work
+        assert authenticate(session, operator["token"]).is_operator  # the others still work
 
-    acct = str(account_id)
-    assert "pending" in ok(
-        smsgate(db_url, "senders", "add", "--account", acct, "--name", "ACME", cwd=tmp_path)
-    )
-    assert "approved" in ok(
-        smsgate(
-            db_url,
-            "senders",
-            "add",
-            "--account",
-            acct,
-            "--name",
-            "Shop",
-            "--approved",
-            cwd=tmp_path,
-        )
-    )
+
+def test_senders_add_and_approve(cli: Cli, db: Database, plan: str) -> None:
+    account_id = make_customer(db, sender="Start").account_id
+    assert "pending" in ok(cli(f"senders add --account {account_id} --name ACME"))
+    assert "approved" in ok(cli(f"senders add --account {account_id} --name Shop --approved"))
     with db.read() as session:
         assert {s.name: s.status for s in list_senders(session, account_id)} == {
-            "ACME": SenderStatus.PENDING,
-            "Shop": SenderStatus.APPROVED,
-        }
-    assert "approved" in ok(
-        smsgate(db_url, "senders", "approve", "--account", acct, "--name", "ACME", cwd=tmp_path)
-    )
+            "Start": SenderStatus.APPROVED, "ACME": SenderStatus.PENDING,
+            "Shop": SenderStatus.APPROVED}  # fmt: skip
+    assert "approved" in ok(cli(f"senders approve --account {account_id} --name ACME"))
     with db.read() as session:
-        assert [s.name for s in list_senders(session, account_id, approved_only=True)] == [
-            "ACME",
-            "Shop",
-        ]
+        approved = list_senders(session, account_id, approved_only=True)
+        assert [s.name for s in approved] == ["Start", "ACME", "Shop"]
+        assert find_sender(session, account_id, "ACME").status == SenderStatus.APPROVED
 
 
 # --------------------------------------------------------------- SQLite only
@@ -288,84 +226,54 @@ def _accounts(url: str) -> int:
 
 
 @pytest.mark.parametrize(
-    ("args", "expected"),
+    ("command", "expected"),
     [
-        pytest.param(
-            ["accounts", "create", "--name", "X", "--plan", "nope"],
-            "no price plan named 'nope'",
-            id="unknown-plan",
-        ),
-        pytest.param(
-            ["accounts", "create", "--name", "X", "--timezone", "Mars/Olympus"],
-            "unknown time zone 'Mars/Olympus'",
-            id="bad-timezone",
-        ),
-        pytest.param(
-            ["accounts", "create", "--name", "X", "--balance", "ten"],
-            "'ten' is not an amount",
-            id="bad-amount",
-        ),
-        pytest.param(
-            ["accounts", "topup", "--account", "424242", "--amount", "5"],
-            "no account with id 424242",
-            id="topup-unknown-account",
-        ),
-        pytest.param(
-            ["tokens", "create", "--account", "424242"],
-            "no account with id 424242",
-            id="token-unknown-account",
-        ),
-        pytest.param(
-            ["senders", "add", "--account", "424242", "--name", "ACME"],
-            "no account with id 424242",
-            id="sender-unknown-account",
-        ),
-        pytest.param(
-            ["tokens", "revoke", "424242"],
-            "no active token with id 424242",
-            id="revoke-unknown-token",
-        ),
+        pytest.param("accounts create --name X --plan nope",
+                     "no price plan named 'nope'", id="unknown-plan"),
+        pytest.param("accounts create --name X --timezone Mars/Olympus",
+                     "unknown time zone 'Mars/Olympus'", id="bad-timezone"),
+        pytest.param("accounts create --name X --balance ten",
+                     "'ten' is not an amount", id="bad-amount"),
+        pytest.param("accounts topup --account 424242 --amount 5",
+                     "no account with id 424242", id="topup-unknown-account"),
+        pytest.param("tokens create --account 424242",
+                     "no account with id 424242", id="token-unknown-account"),
+        pytest.param("senders add --account 424242 --name ACME",
+                     "no account with id 424242", id="sender-unknown-account"),
+        pytest.param("tokens revoke 424242",
+                     "no active token with id 424242", id="revoke-unknown-token"),
     ],
-)
+)  # fmt: skip
 def test_errors_are_one_clear_line(
-    sqlite_url: str, tmp_path: Path, args: list[str], expected: str
+    sqlite_url: str, tmp_path: Path, command: str, expected: str
 ) -> None:
-    result = smsgate(sqlite_url, *args, cwd=tmp_path)
-    assert expected in one_line_error(result)
-    assert result.stdout == ""
+    assert expected in one_line_error(run(sqlite_url, tmp_path, command))
     assert _accounts(sqlite_url) == 0
 
 
 def test_rate_file_that_is_not_utf8(sqlite_url: str, tmp_path: Path) -> None:
     card = tmp_path / "latin1.csv"
     card.write_bytes((HEADER + "276,,Österreich,,0.05\n").encode("latin-1"))
-    line = one_line_error(
-        smsgate(sqlite_url, "plans", "import", "--name", "p", str(card), cwd=tmp_path)
-    )
+    line = one_line_error(run(sqlite_url, tmp_path, "plans import --name p", str(card)))
     assert "latin1.csv" in line
     assert "UTF-8" in line
 
 
 def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'x.db'}"
-    line = one_line_error(
-        smsgate(url, "accounts", "topup", "--account", "1", "--amount", "5", cwd=tmp_path)
-    )
-    assert "database" in line
+    line = one_line_error(run(url, tmp_path, "accounts topup --account 1 --amount 5"))
+    assert line.startswith("error: database: ")
 
 
 def test_malformed_setting_is_one_line(sqlite_url: str, tmp_path: Path) -> None:
-    line = one_line_error(
-        smsgate(sqlite_url, "db", "upgrade", cwd=tmp_path, extra_env={"SMSGATE_PORT": "eighty"})
-    )
-    assert "SMSGATE_PORT" in line
+    result = run(sqlite_url, tmp_path, "db upgrade", env={"SMSGATE_PORT": "eighty"})
+    assert "SMSGATE_PORT" in one_line_error(result)
 
 
 def test_db_upgrade_creates_a_fresh_sqlite_file(tmp_path: Path) -> None:
     path = tmp_path / "fresh.db"
     url = f"sqlite:///{path}"
-    assert "up to date" in ok(smsgate(url, "db", "upgrade", cwd=tmp_path))
-    assert path.exists()
+    assert "up to date" in ok(run(url, tmp_path, "db upgrade"))
     database = Database(url)
     try:
         tables = set(inspect(database.engine).get_table_names())
@@ -375,7 +283,7 @@ def test_db_upgrade_creates_a_fresh_sqlite_file(tmp_path: Path) -> None:
 
 
 def test_serve_help(tmp_path: Path) -> None:
-    out = ok(smsgate(f"sqlite:///{tmp_path / 'unused.db'}", "serve", "--help", cwd=tmp_path))
+    out = ok(run(f"sqlite:///{tmp_path / 'unused.db'}", tmp_path, "serve --help"))
     assert "--port" in out
     assert "--host" in out
     assert not (tmp_path / "unused.db").exists()  # --help touches no database

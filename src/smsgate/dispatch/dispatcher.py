@@ -23,11 +23,13 @@ from smsgate.config import Settings
 from smsgate.connectors.base import Connector, Receipt
 from smsgate.db import Database
 from smsgate.dispatch.outbox import (
+    Claimed,
     apply_receipts,
     claim,
     expire_unconfirmed,
     expire_unsent,
     record_submits,
+    release,
     unconfirmed_parts,
 )
 from smsgate.dispatch.retry import RetryPolicy
@@ -55,6 +57,7 @@ class Dispatcher:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        self._next: list[Claimed] = []  # claimed in the previous commit, not yet submitted
         self._wake = asyncio.Event()
 
     async def _db(self, fn: Callable[[], T]) -> T:
@@ -87,6 +90,14 @@ class Dispatcher:
             await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), timeout)
         for task in self._tasks:
             task.cancel()
+        if self._next:
+            ids = [c.message.id for c in self._next]
+
+            def give_back() -> None:
+                with self.db.write() as session:
+                    release(session, self.owner, ids)
+
+            await self._db(give_back)
         for connector in self.connectors.values():
             await connector.stop()
         await self._receipts.stop()
@@ -117,24 +128,33 @@ class Dispatcher:
                     await asyncio.wait_for(self._wake.wait(), self.settings.dispatch_idle_seconds)
 
     async def _cycle(self, lease: timedelta) -> int:
-        def do_claim() -> list:  # type: ignore[type-arg]
-            with self.db.write() as session:
-                return claim(session, self.owner, self.settings.dispatch_batch, utcnow(), lease)
+        batch = self.settings.dispatch_batch
+        claimed, self._next = self._next, []
+        if not claimed:
 
-        claimed = await self._db(do_claim)
+            def do_claim() -> list[Claimed]:
+                with self.db.write() as session:
+                    return claim(session, self.owner, batch, utcnow(), lease)
+
+            claimed = await self._db(do_claim)
         if not claimed:
             return 0
         connector = self.default
         results = await connector.submit([c.message for c in claimed])
         now = utcnow()
 
-        def do_record() -> None:
+        def record_and_claim() -> list[Claimed]:
+            # Recording this batch and claiming the next share one commit: on SQLite every
+            # commit is an fsync that also holds up the API's writer.
             with self.db.write() as session:
                 record_submits(
                     session, self.owner, connector.name, claimed, results, now, self.retry
                 )
+                if self._stopping.is_set():
+                    return []
+                return claim(session, self.owner, batch, utcnow(), lease)
 
-        await self._db(do_record)
+        self._next = await self._db(record_and_claim)
         for c in claimed:
             metrics.DISPATCH_LATENCY.observe((now - c.created_at).total_seconds())
         metrics.SUBMITS.inc(len(results))

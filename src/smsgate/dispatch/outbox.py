@@ -98,6 +98,20 @@ def claim(
     ]
 
 
+def release(session: Session, owner: str, ids: Sequence[int]) -> None:
+    """Give back claimed messages that were not submitted (on a graceful stop)."""
+    session.execute(
+        update(Message)
+        .where(
+            Message.id.in_(ids),
+            Message.lease_owner == owner,
+            Message.status == MessageStatus.QUEUED,
+        )
+        .values(lease_owner=None, lease_until=None),
+        execution_options={"synchronize_session": False},
+    )
+
+
 def expire_unsent(session: Session, now: datetime, limit: int = 5000) -> int:
     """Messages that could not leave within their validity end undeliverable, refunded."""
     ids = session.scalars(
