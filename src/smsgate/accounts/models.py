@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smsgate.db import Base, Money, UTCDateTime
@@ -32,6 +32,11 @@ class Account(Base):
     price_plan_id: Mapped[int | None] = mapped_column(ForeignKey("price_plans.id"))
     credit_limit: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     status: Mapped[str] = mapped_column(String(16), default=AccountStatus.ACTIVE)
+    # None: the price plan's refund policy decides whether undeliverable messages are refunded
+    refund_undeliverable: Mapped[bool | None] = mapped_column()
+    language: Mapped[str] = mapped_column(String(5), default="en")  # invoices and dashboard
+    billing_details: Mapped[str] = mapped_column(Text, default="")  # legal name, address, VAT no.
+    email: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -51,4 +51,40 @@ class LedgerEntry(Base):
     __table_args__ = (Index("ix_ledger_entries_account_created", "account_id", "id"),)
 
 
+class InvoiceStatus(StrEnum):
+    UNPAID = "unpaid"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+class InvoiceType(StrEnum):
+    REPLENISHMENT = "replenishment"
+    SUBSCRIPTION = "subscription"
+
+
+class Invoice(Base):
+    """A top-up invoice (sms.by's "bill"); paying it credits a balance through the ledger."""
+
+    __tablename__ = "invoices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(8), default=BalanceKind.SMS)
+    invoice_type: Mapped[str] = mapped_column(String(16), default=InvoiceType.REPLENISHMENT)
+    amount: Mapped[Decimal] = mapped_column(Money)  # credited to the balance when paid
+    tax: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    currency: Mapped[str] = mapped_column(String(3))
+    language: Mapped[str] = mapped_column(String(5), default="en")
+    comment: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[str] = mapped_column(String(16), default=InvoiceStatus.UNPAID)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paid_by: Mapped[str | None] = mapped_column(String(100))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+
+    __table_args__ = (Index("ix_invoices_account_id_id", "account_id", "id"),)
+
+
 ledger_table = cast(Table, LedgerEntry.__table__)

@@ -17,6 +17,7 @@ class PricePlan(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     # Bumped on every change so that each process's rate cache knows when to reload.
     version: Mapped[int] = mapped_column(default=1)
+    refund_undeliverable: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -35,3 +36,12 @@ class Rate(Base):
     price: Mapped[Decimal] = mapped_column(Money)
 
     __table_args__ = (Index("ix_rates_plan_mcc_mnc", "plan_id", "mcc", "mnc"),)
+
+
+class ConnectorCostPlan(Base):
+    """What an upstream charges smsgate: a price plan used as the connector's cost plan."""
+
+    __tablename__ = "connector_cost_plans"
+
+    connector: Mapped[str] = mapped_column(String(64), primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("price_plans.id"))
