@@ -44,6 +44,24 @@ class Settings(BaseSettings):
         "", description="Regular expression: numbers the simulator rejects on submit."
     )
 
+    # invoices: the operator's details printed on every invoice, and the PDF font
+    invoice_number_format: str = Field(
+        "C{seq}/{date:%Y%m%d}",
+        description="Python format: seq = 10000 + invoice id, date = creation date (UTC).",
+    )
+    operator_name: str = "smsgate operator"
+    operator_details: str = Field(
+        "", description="Address, registration and bank details, lines separated by '\\n'."
+    )
+    invoice_font: Path = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    invoice_font_bold: Path = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+    invoice_tax_rate: Decimal = Field(Decimal(0), ge=0, lt=1)
+
+    # seed surfaces
+    devsms_default_sender: str = Field("4546", description="devsms.uz's `from` when omitted")
+    smsgic_calculate_per_minute: int = Field(3000, ge=1, description="SMSgic calculate limit")
+    smsby_per_minute: int = Field(600, ge=1, description="sms.by requests a minute per token")
+
     # first start
     demo: bool = Field(True, description="Create a demo account on first start.")
     demo_balance: Decimal = Decimal("100")

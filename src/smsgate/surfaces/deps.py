@@ -44,3 +44,20 @@ async def read_body(request: Request) -> bytes:
             )
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def operator(request: Request) -> Principal:
+    """The caller, who must hold an operator token (customer tokens never have that scope)."""
+    principal = runtime(request).auth.principal(bearer(request))
+    if not principal.is_operator:
+        raise Forbidden("this route needs an operator token", code="operator_only")
+    return principal
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def actor(principal: Principal) -> str:
+    """How the audit log names a caller."""
+    return f"token:{principal.token_id}"
