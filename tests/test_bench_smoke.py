@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.postgres import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
