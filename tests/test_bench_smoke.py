@@ -27,7 +27,7 @@ def test_single_send_benchmark_runs() -> None:
             "--seconds",
             "1",
             "--port",
-            "8798",
+            str(free_port()),
         ],
         cwd=ROOT,
         capture_output=True,
