@@ -20,12 +20,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, delete, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from smsgate.accounts.models import Account, AccountStatus
 from smsgate.connectors.base import OutboundMessage, Outcome, Receipt, SubmitResult
 from smsgate.dispatch.models import EarlyReceipt
 from smsgate.dispatch.retry import RetryPolicy
+from smsgate.kit.money import round_money
 from smsgate.messaging.lifecycle import finalize
 from smsgate.messaging.models import Message, MessagePart, Sending, messages_table, parts_table
 from smsgate.messaging.status import FINAL, MessageStatus, SendingStatus
+from smsgate.pricing.models import ConnectorCostPlan
+from smsgate.pricing.service import rate_books
 
 DUE = (MessageStatus.SCHEDULED, MessageStatus.QUEUED)
 _messages = messages_table
@@ -39,6 +43,8 @@ class Claimed:
     created_at: datetime
     attempts: int
     valid_until: datetime
+    mcc: str | None = None
+    mnc: str | None = None
 
 
 def claim(
@@ -51,6 +57,10 @@ def claim(
             Message.status.in_(DUE),
             Message.valid_until >= now,
             or_(Message.lease_until.is_(None), Message.lease_until < now),
+            # a suspended account's messages wait (and expire if it stays suspended)
+            Message.account_id.notin_(
+                select(Account.id).where(Account.status == AccountStatus.SUSPENDED)
+            ),
         )
         .order_by(Message.next_attempt_at)
         .limit(limit)
@@ -78,6 +88,8 @@ def claim(
             Message.created_at,
             Message.attempts,
             Message.valid_until,
+            Message.mcc,
+            Message.mnc,
         ),
         execution_options={"synchronize_session": False},
     ).all()
@@ -93,8 +105,8 @@ def claim(
             execution_options={"synchronize_session": False},
         )
     return [
-        Claimed(OutboundMessage(i, m, s, t, p, e), sid, c, a, v)
-        for i, m, s, t, p, e, sid, c, a, v in rows
+        Claimed(OutboundMessage(i, m, s, t, p, e), sid, c, a, v, mcc, mnc)
+        for i, m, s, t, p, e, sid, c, a, v, mcc, mnc in rows
     ]
 
 
@@ -175,6 +187,7 @@ def record_submits(
             ).scalars()
         )
         mine = [r for r in submitted if r.message_id in owned]
+        _record_cost(session, connector, [c for c in claimed if c.message.id in owned])
         parts = [
             {
                 "message_id": r.message_id,
@@ -226,6 +239,28 @@ def record_submits(
         )
 
 
+def _record_cost(session: Session, connector: str, sent: Sequence[Claimed]) -> None:
+    """Cost = parts x the connector's cost-plan rate (no tax), recorded beside the price."""
+    plan_id = session.scalar(
+        select(ConnectorCostPlan.plan_id).where(ConnectorCostPlan.connector == connector)
+    )
+    if plan_id is None or not sent:
+        return
+    book = rate_books.get(session, [plan_id]).get(plan_id)
+    costs = []
+    for c in sent:
+        rate = book.rate(c.mcc, c.mnc) if book else None
+        if rate is not None:
+            costs.append({"b_id": c.message.id, "b_cost": round_money(rate * c.message.parts)})
+    if costs:
+        session.execute(
+            update(_messages)
+            .where(_messages.c.id == bindparam("b_id"))
+            .values(cost=bindparam("b_cost")),
+            costs,
+        )
+
+
 def _apply_early(session: Session, connector: str, upstream_ids: list[str], now: datetime) -> None:
     early = session.scalars(
         select(EarlyReceipt).where(
@@ -265,7 +300,6 @@ def apply_receipts(
     now: datetime,
     *,
     keep_unmatched: bool = True,
-    refund_undeliverable: bool = False,
 ) -> int:
     """Apply receipts to parts, then finalise messages whose parts are all final."""
     keys = {(r.connector, r.upstream_id): r for r in receipts}
@@ -329,7 +363,7 @@ def apply_receipts(
         final = message_status_from_parts(part_statuses)
         if final is not None:
             changes.append((mid, final, errors.get(mid)))
-    return finalize(session, changes, now, refund_undeliverable=refund_undeliverable)
+    return finalize(session, changes, now)
 
 
 def unconfirmed_parts(session: Session, connector: str) -> list[tuple[str, str]]:

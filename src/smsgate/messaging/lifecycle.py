@@ -14,13 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, bindparam, exists, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from smsgate.accounts.models import Account
 from smsgate.billing.models import Balance, BalanceKind, EntryType, LedgerEntry
 from smsgate.errors import InvalidRequest
 from smsgate.messaging.models import Message, Sending, messages_table
 from smsgate.messaging.queries import get_sending
+from smsgate.pricing.models import PricePlan
 from smsgate.messaging.status import (
     ALWAYS_REFUNDED,
     PENDING,
@@ -81,10 +83,11 @@ def finalize(
     changes: Sequence[tuple[int, MessageStatus, str | None]],
     now: datetime,
     *,
-    refund_undeliverable: bool = False,
     force_refund: bool = False,
 ) -> int:
-    """Move messages to final statuses (id, status, error) and refund what policy says.
+    """Move messages to final statuses (id, status, error) and refund what policy says:
+    rejected and cancelled always; undeliverable when the account's refund policy (or, if
+    the account has none, its price plan's) says so; everything with ``force_refund``.
 
     Returns how many messages actually changed; the rest were already final.
     """
@@ -119,21 +122,38 @@ def finalize(
             for mid, _, _, _ in rows
         ],
     )
-    refunded_statuses = ALWAYS_REFUNDED | (
-        {MessageStatus.UNDELIVERABLE} if refund_undeliverable else set()
-    )
+    generous = refunds_undeliverable(session, {acc for _, acc, _, _ in rows})
+
+    def refunded(mid: int, account_id: int) -> bool:
+        status = wanted[mid][0]
+        return (
+            force_refund
+            or status in ALWAYS_REFUNDED
+            or (status == MessageStatus.UNDELIVERABLE and account_id in generous)
+        )
+
     refund(
         session,
-        [
-            Refund(acc, mid, price)
-            for mid, acc, price, _ in rows
-            if (force_refund or wanted[mid][0] in refunded_statuses) and price
-        ],
+        [Refund(acc, mid, price) for mid, acc, price, _ in rows if price and refunded(mid, acc)],
         "unsent",
         now,
     )
     complete_sendings(session, {sid for _, _, _, sid in rows if sid is not None}, now)
     return len(rows)
+
+
+def refunds_undeliverable(session: Session, account_ids: set[int]) -> set[int]:
+    """The accounts among ``account_ids`` whose undeliverable messages are refunded."""
+    if not account_ids:
+        return set()
+    policy = func.coalesce(Account.refund_undeliverable, PricePlan.refund_undeliverable, False)
+    return set(
+        session.scalars(
+            select(Account.id)
+            .outerjoin(PricePlan, PricePlan.id == Account.price_plan_id)
+            .where(Account.id.in_(account_ids), policy.is_(True))
+        )
+    )
 
 
 def complete_sendings(session: Session, sending_ids: set[int], now: datetime) -> None:
