@@ -287,3 +287,43 @@ def test_serve_help(tmp_path: Path) -> None:
     assert "--port" in out
     assert "--host" in out
     assert not (tmp_path / "unused.db").exists()  # --help touches no database
+
+
+def test_cli_token_and_money_actions_are_audited(tmp_path: Path) -> None:
+    from smsgate.audit.models import AuditEntry
+    from smsgate.db import Database
+    from smsgate.migrations import upgrade
+    from tests.support.factories import make_customer, make_plan
+
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    upgrade(url)
+    db = Database(url)
+    make_plan(db)
+    customer = make_customer(db)
+    env = {**os.environ, "SMSGATE_DATABASE_URL": url}
+    smsgate = str(Path(sys.executable).with_name("smsgate"))
+    made = subprocess.run(
+        [smsgate, "tokens", "create", "--account", str(customer.account_id), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    token_id = json.loads(made.stdout)["id"]
+    subprocess.run(
+        [smsgate, "tokens", "revoke", str(token_id)], env=env, check=True, capture_output=True
+    )
+    subprocess.run(
+        [smsgate, "accounts", "topup", "--account", str(customer.account_id), "--amount", "3"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    with db.read() as session:
+        actions = [(e.action, e.target) for e in session.query(AuditEntry).order_by(AuditEntry.id)]
+    db.dispose()
+    assert actions == [
+        ("token.create", f"token:{token_id}"),
+        ("token.revoke", f"token:{token_id}"),
+        ("account.topup", f"account:{customer.account_id}"),
+    ]

@@ -5,6 +5,7 @@ Every command reads ``SMSGATE_DATABASE_URL``; errors are one line on stderr and 
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -17,15 +18,18 @@ import typer
 from pydantic import ValidationError
 from rich.progress import Progress
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
-from smsgate.accounts.models import TokenScope
+from smsgate.accounts.models import ApiToken, TokenScope
 from smsgate.accounts.service import create_account, create_token, revoke_token, top_up
+from smsgate.audit import service as audit
 from smsgate.config import Settings, get_settings
 from smsgate.db import Database
 from smsgate.errors import SmsgateError
 from smsgate.kit.money import InvalidAmount, format_amount, parse_amount
 from smsgate.migrations import upgrade
 from smsgate.pricing.service import parse_rate_csv, replace_rates
+from smsgate.senders.models import Sender
 from smsgate.senders.service import decide, find_sender, request_sender
 
 app = typer.Typer(
@@ -81,6 +85,11 @@ def database(settings: Settings | None = None, *, migrate: bool = True) -> Datab
     if migrate:
         upgrade(settings.database_url)
     return Database(settings.database_url)
+
+
+def cli_actor() -> str:
+    """How the audit log names an operator at the command line."""
+    return f"cli:{getpass.getuser()}"
 
 
 def amount(raw: str, *, negative: bool = False) -> Decimal:
@@ -210,7 +219,13 @@ def accounts_topup(
 ) -> None:
     """Credit an account's SMS balance (one ledger entry)."""
     value = amount(amount_)
-    after = in_transaction(lambda s: top_up(s, account, value, "top-up by the operator"))
+
+    def credit(session: Session) -> Decimal:
+        after = top_up(session, account, value, "top-up by the operator")
+        audit.record(session, cli_actor(), "account.topup", f"account:{account}", amount=value)
+        return after
+
+    after = in_transaction(credit)
     typer.echo(f"account {account}: balance {format_amount(after)}")
 
 
@@ -225,7 +240,20 @@ def tokens_create(
     if operator == (account is not None):
         raise fail("give either --account ID or --operator")
     scope = TokenScope.OPERATOR if operator else TokenScope.CUSTOMER
-    row, token = in_transaction(lambda s: create_token(s, account, scope=scope, name=name))
+
+    def create(session: Session) -> tuple[ApiToken, str]:
+        row, token = create_token(session, account, scope=scope, name=name)
+        audit.record(
+            session,
+            cli_actor(),
+            "token.create",
+            f"token:{row.id}",
+            account_id=account,
+            scope=scope.value,
+        )
+        return row, token
+
+    row, token = in_transaction(create)
     if as_json:
         typer.echo(
             json.dumps({"id": row.id, "account_id": account, "scope": scope.value, "token": token})
@@ -237,7 +265,12 @@ def tokens_create(
 @tokens_app.command("revoke")
 def tokens_revoke(token_id: Annotated[int, typer.Argument(help="Token id")]) -> None:
     """Revoke a token; it stops working within seconds."""
-    in_transaction(lambda s: revoke_token(s, token_id))
+
+    def revoke(session: Session) -> None:
+        revoke_token(session, token_id)
+        audit.record(session, cli_actor(), "token.revoke", f"token:{token_id}")
+
+    in_transaction(revoke)
     typer.echo(f"token {token_id} revoked")
 
 
@@ -258,7 +291,13 @@ def senders_approve(
     name: Annotated[str, typer.Option(help="Sender name")],
 ) -> None:
     """Approve a requested sender name."""
-    sender = in_transaction(lambda s: decide(s, find_sender(s, account, name), approve=True))
+
+    def approve(session: Session) -> Sender:
+        sender = decide(session, find_sender(session, account, name), approve=True)
+        audit.record(session, cli_actor(), "sender.approve", f"sender:{sender.id}", name=name)
+        return sender
+
+    sender = in_transaction(approve)
     typer.echo(f"sender {sender.name!r} of account {account}: {sender.status}")
 
 
