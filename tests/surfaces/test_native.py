@@ -207,3 +207,36 @@ def test_service_endpoints(client: httpx.Client) -> None:
     metrics = client.get("/metrics").text
     assert "smsgate_queue_depth" in metrics
     assert "smsgate_dispatch_latency_seconds" in metrics
+
+
+def test_statistics_and_ledger_range(db: Database, client: httpx.Client) -> None:
+    c = make_customer(db, balance=Decimal("1"), timezone="Asia/Tashkent")
+    for n in range(3):
+        assert (
+            _send(client, c.headers, to=f"+3712612345{n}", text="x", sender=c.sender).status_code
+            == 200
+        )
+    stats = client.get("/v1/statistics", headers=c.headers).json()
+    assert (
+        stats["total"]["messages"] == stats["today"]["messages"] == stats["month"]["messages"] == 3
+    )
+    assert Decimal(stats["total"]["spent"]) == Decimal("1") - Decimal(
+        client.get("/v1/balance", headers=c.headers).json()["balance"]
+    )
+    assert sum(stats["by_status"].values()) == 3
+    assert stats["timezone"] == "Asia/Tashkent"
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    assert (
+        client.get("/v1/ledger", headers=c.headers, params={"since": future}).json()["entries"]
+        == []
+    )
+    assert (
+        len(client.get("/v1/ledger", headers=c.headers, params={"since": past}).json()["entries"])
+        == 4
+    )
+    _problem(
+        client.get("/v1/ledger", headers=c.headers, params={"since": "2026-01-01T00:00:00"}),
+        422,
+        "invalid_request",
+    )

@@ -10,6 +10,7 @@ limit against the locked value. Tests assert balance == sum of entries after eve
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select, update
@@ -86,11 +87,17 @@ def list_entries(
     session: Session,
     account_id: int,
     *,
-    limit: int,
+    limit: int | None,
     before_id: int | None = None,
     kind: BalanceKind | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[LedgerEntry]:
     query = select(LedgerEntry).where(LedgerEntry.account_id == account_id)
+    if since is not None:
+        query = query.where(LedgerEntry.created_at >= since)
+    if until is not None:
+        query = query.where(LedgerEntry.created_at < until)
     if kind is not None:
         query = query.where(LedgerEntry.kind == kind)
     if before_id is not None:

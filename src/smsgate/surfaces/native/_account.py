@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -10,17 +11,20 @@ from fastapi import APIRouter, Depends, Query, Request
 from smsgate.accounts.service import Principal, get_account
 from smsgate.billing import ledger
 from smsgate.kit.money import format_amount
+from smsgate.kit.time import utcnow
+from smsgate.messaging import queries
 from smsgate.messaging.prepare import resolve_all
 from smsgate.pricing.models import PricePlan
 from smsgate.pricing.quote import quote
 from smsgate.pricing.service import list_rates
 from smsgate.senders.service import list_senders, request_sender
 from smsgate.surfaces.deps import customer, runtime
-from smsgate.surfaces.native._messages import parse_cursor
+from smsgate.surfaces.native._messages import check_aware, parse_cursor
 from smsgate.surfaces.native.schemas import (
     BalanceOut,
     LedgerEntryOut,
     LedgerPage,
+    PeriodOut,
     QuoteIn,
     QuoteLineOut,
     QuoteOut,
@@ -28,6 +32,7 @@ from smsgate.surfaces.native.schemas import (
     RatesOut,
     SenderIn,
     SenderOut,
+    StatisticsOut,
 )
 
 router = APIRouter(tags=["account"])
@@ -58,10 +63,18 @@ def get_ledger(
     principal: Customer,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> LedgerPage:
+    check_aware(since=since, until=until)
     with runtime(request).db.read() as session:
         rows = ledger.list_entries(
-            session, _account_id(principal), limit=limit, before_id=parse_cursor(cursor)
+            session,
+            _account_id(principal),
+            limit=limit,
+            before_id=parse_cursor(cursor),
+            since=since,
+            until=until,
         )
     return LedgerPage(
         entries=[
@@ -78,6 +91,25 @@ def get_ledger(
             for e in rows
         ],
         next_cursor=str(rows[-1].id) if len(rows) == limit else None,
+    )
+
+
+@router.get("/v1/statistics", response_model=StatisticsOut, summary="Messages and money")
+def get_statistics(request: Request, principal: Customer) -> StatisticsOut:
+    """Totals, today and this month (days and months in the account's time zone)."""
+    with runtime(request).db.read() as session:
+        stats = queries.statistics(session, _account_id(principal), principal.timezone, utcnow())
+
+    def period(p: queries.Period) -> PeriodOut:
+        return PeriodOut(messages=p.messages, parts=p.parts, spent=format_amount(p.spent))
+
+    return StatisticsOut(
+        total=period(stats.total),
+        today=period(stats.today),
+        month=period(stats.month),
+        by_status=stats.by_status,
+        currency=principal.currency,
+        timezone=principal.timezone,
     )
 
 

@@ -129,6 +129,12 @@ def message_out(m: Message, currency: str) -> MessageOut:
     )
 
 
+def check_aware(**values: datetime | None) -> None:
+    for name, value in values.items():
+        if value is not None and value.tzinfo is None:
+            raise InvalidRequest(f"{name} needs a time zone, e.g. 2026-01-01T00:00:00Z", field=name)
+
+
 def parse_cursor(cursor: str | None) -> int | None:
     if cursor is None or cursor == "":
         return None
@@ -164,9 +170,7 @@ def list_messages(
     cursor: str | None = None,
 ) -> MessagePage:
     assert principal.account_id is not None
-    for value, name in ((since, "since"), (until, "until")):
-        if value is not None and value.tzinfo is None:
-            raise InvalidRequest(f"{name} needs a time zone, e.g. 2026-01-01T00:00:00Z", field=name)
+    check_aware(since=since, until=until)
     flt = queries.MessageFilter(
         statuses=[s.value for s in status or []],
         since=since,

@@ -176,3 +176,18 @@ class SendingsPage(BaseModel):
 class CancelOut(BaseModel):
     cancelled: int
     sending: SendingOut
+
+
+class PeriodOut(BaseModel):
+    messages: int
+    parts: int
+    spent: str
+
+
+class StatisticsOut(BaseModel):
+    total: PeriodOut
+    today: PeriodOut
+    month: PeriodOut
+    by_status: dict[str, int]
+    currency: str
+    timezone: str
