@@ -22,13 +22,13 @@ from smsgate.billing.models import Balance, BalanceKind, EntryType, LedgerEntry
 from smsgate.errors import InvalidRequest
 from smsgate.messaging.models import Message, Sending, messages_table
 from smsgate.messaging.queries import get_sending
-from smsgate.pricing.models import PricePlan
 from smsgate.messaging.status import (
     ALWAYS_REFUNDED,
     PENDING,
     MessageStatus,
     SendingStatus,
 )
+from smsgate.pricing.models import PricePlan
 
 CANCELLABLE = (MessageStatus.SCHEDULED, MessageStatus.QUEUED)
 
