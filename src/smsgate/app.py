@@ -15,6 +15,7 @@ from smsgate.config import Settings, get_settings
 from smsgate.errors import InvalidRequest, NotFound, SmsgateError, Unavailable
 from smsgate.runtime import Runtime
 from smsgate.surfaces import native, service
+from smsgate.surfaces.limits import BodyLimit
 from smsgate.surfaces.rendering import render_error
 
 log = structlog.get_logger(__name__)
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.include_router(service.router)
     app.include_router(native.router)
 
@@ -58,6 +60,8 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if isinstance(exc.__cause__, SmsgateError):  # FastAPI wraps errors raised reading a body
+            return render_error(request, exc.__cause__)
         if exc.status_code == 404:
             return render_error(request, NotFound(f"no route {request.url.path}", code="no_route"))
         error = SmsgateError(str(exc.detail), code="http_error")

@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     max_parts: int = Field(10, ge=1, le=255, description="Longest message accepted, in parts.")
     validity_seconds: int = Field(48 * 3600, ge=60, description="How long a message may wait.")
     max_recipients: int = Field(1_000_000, ge=1)
-    max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes."
+    )
 
     # dispatcher
     dispatch_batch: int = Field(500, ge=1)

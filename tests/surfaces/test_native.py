@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
+from sqlalchemy import select
 
+from smsgate.accounts.models import ApiToken
 from smsgate.billing import ledger
+from smsgate.config import Settings
 from smsgate.db import Database
 from tests.support.factories import make_customer
+from tests.support.server import running_server
 
 
 def _send(client: httpx.Client, headers: dict[str, str], **body: object) -> httpx.Response:
@@ -240,3 +245,54 @@ def test_statistics_and_ledger_range(db: Database, client: httpx.Client) -> None
         422,
         "invalid_request",
     )
+
+
+def test_huge_bodies_are_413_on_every_route(db: Database, settings: Settings, plan: str) -> None:
+    c = make_customer(db)
+    small = settings.model_copy(update={"max_body_bytes": 4096})
+    big = b'{"recipients": ["' + b"1" * 10_000 + b'"]}'
+    with running_server(small) as url, httpx.Client(base_url=url) as http:
+        h = {**c.headers, "content-type": "application/json"}
+        for path in ("/v1/messages", "/v1/sendings", "/v1/quote"):
+            _problem(http.post(path, headers=h, content=big), 413, "body_too_large")
+
+        def chunks() -> Iterator[bytes]:
+            yield big[:3000]
+            yield big[3000:]
+
+        _problem(http.post("/v1/sendings", headers=h, content=chunks()), 413, "body_too_large")
+
+
+def test_cancel_one_scheduled_message(db: Database, client: httpx.Client) -> None:
+    c = make_customer(db, balance=Decimal("1"))
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    sent = _send(
+        client, c.headers, to="+37126123456", text="x", sender=c.sender, scheduled_at=later
+    )
+    (message,) = sent.json()["messages"]
+    assert message["status"] == "scheduled"
+    cancelled = client.post(f"/v1/messages/{message['id']}/cancel", headers=c.headers)
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    assert Decimal(client.get("/v1/balance", headers=c.headers).json()["balance"]) == Decimal("1")
+    _problem(
+        client.post(f"/v1/messages/{message['id']}/cancel", headers=c.headers),
+        422,
+        "not_cancellable",
+    )
+    other = make_customer(db, name="Other")
+    _problem(
+        client.post(f"/v1/messages/{message['id']}/cancel", headers=other.headers),
+        404,
+        "message_not_found",
+    )
+
+
+def test_token_last_used_is_recorded(db: Database, settings: Settings, plan: str) -> None:
+    c = make_customer(db)
+    with running_server(settings) as url:
+        assert httpx.get(f"{url}/v1/balance", headers=c.headers).status_code == 200
+    # the server flushes token use on shutdown (and every few seconds while running)
+    with db.read() as session:
+        token = session.scalars(select(ApiToken).where(ApiToken.account_id == c.account_id)).one()
+    assert token.last_used_at is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from smsgate.accounts.service import Principal
-from smsgate.errors import Forbidden, InvalidRequest
+from smsgate.errors import Forbidden
 from smsgate.runtime import Runtime
 
 
@@ -28,22 +28,8 @@ def customer(request: Request) -> Principal:
 
 
 async def read_body(request: Request) -> bytes:
-    limit = runtime(request).settings.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise InvalidRequest(
-            f"the request body is larger than {limit} bytes", code="body_too_large"
-        )
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise InvalidRequest(
-                f"the request body is larger than {limit} bytes", code="body_too_large"
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """The whole body; its size is already limited by ``surfaces.limits.BodyLimit``."""
+    return await request.body()
 
 
 def operator(request: Request) -> Principal:

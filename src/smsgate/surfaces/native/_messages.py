@@ -12,8 +12,10 @@ from starlette.responses import Response
 from smsgate.accounts.service import Principal
 from smsgate.errors import InvalidRequest
 from smsgate.kit.money import format_amount
+from smsgate.kit.time import utcnow
 from smsgate.messaging import queries
 from smsgate.messaging.accept import body_hash
+from smsgate.messaging.lifecycle import cancel_messages
 from smsgate.messaging.models import Message
 from smsgate.messaging.prepare import Accepted, IdempotencyClaim, SendRequest
 from smsgate.messaging.status import MessageStatus
@@ -189,3 +191,23 @@ def list_messages(
 
 
 __all__ = ["json_response", "router"]
+
+
+@router.post(
+    "/v1/messages/{message_id}/cancel",
+    response_model=MessageOut,
+    summary="Cancel a message that has not left yet (refunded)",
+)
+def cancel_message(
+    message_id: int, request: Request, principal: Annotated[Principal, Depends(customer)]
+) -> MessageOut:
+    assert principal.account_id is not None
+    with runtime(request).db.write() as session:
+        message = queries.get_message(session, principal.account_id, message_id)
+        if not cancel_messages(session, principal.account_id, utcnow(), message_id=message_id):
+            raise InvalidRequest(
+                f"message {message_id} is {message.status} and can no longer be cancelled",
+                code="not_cancellable",
+            )
+        session.refresh(message)
+        return message_out(message, principal.currency)
