@@ -24,11 +24,19 @@ from smsgate.accounts.models import ApiToken, TokenScope
 from smsgate.accounts.service import create_account, create_token, revoke_token, top_up
 from smsgate.audit import service as audit
 from smsgate.config import Settings, get_settings
+from smsgate.connectors.registry import (
+    add_connector,
+    list_connectors,
+    public_view,
+    remove_connector,
+)
 from smsgate.db import Database
 from smsgate.errors import SmsgateError
 from smsgate.kit.money import InvalidAmount, format_amount, parse_amount
 from smsgate.migrations import upgrade
 from smsgate.pricing.service import parse_rate_csv, replace_rates
+from smsgate.routing.models import Strategy
+from smsgate.routing.service import add_route, list_routes, remove_route
 from smsgate.senders.models import Sender
 from smsgate.senders.service import decide, find_sender, request_sender
 
@@ -43,12 +51,16 @@ plans_app = typer.Typer(help="Price plans and rate cards.", no_args_is_help=True
 accounts_app = typer.Typer(help="Customer accounts.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 senders_app = typer.Typer(help="Sender names.", no_args_is_help=True)
+connectors_app = typer.Typer(help="Upstream connectors.", no_args_is_help=True)
+routes_app = typer.Typer(help="The route table.", no_args_is_help=True)
 for sub, name in (
     (db_app, "db"),
     (plans_app, "plans"),
     (accounts_app, "accounts"),
     (tokens_app, "tokens"),
     (senders_app, "senders"),
+    (connectors_app, "connectors"),
+    (routes_app, "routes"),
 ):
     app.add_typer(sub, name=name)
 
@@ -299,6 +311,151 @@ def senders_approve(
 
     sender = in_transaction(approve)
     typer.echo(f"sender {sender.name!r} of account {account}: {sender.status}")
+
+
+@connectors_app.command("add")
+def connectors_add(
+    name: Annotated[str, typer.Option(help="Connector name")],
+    kind: Annotated[str, typer.Option(help="simulator or smpp")],
+    host: Annotated[str | None, typer.Option(help="SMPP host")] = None,
+    port: Annotated[int | None, typer.Option(help="SMPP port")] = None,
+    system_id: Annotated[str | None, typer.Option(help="SMPP system_id")] = None,
+    password: Annotated[str, typer.Option(help="SMPP password (stored, never shown)")] = "",
+    system_type: Annotated[str, typer.Option(help="SMPP system_type")] = "",
+    binds: Annotated[int, typer.Option(help="SMPP binds")] = 1,
+    window: Annotated[int, typer.Option(help="Outstanding submit_sm per bind")] = 10,
+    tps: Annotated[int | None, typer.Option(help="Parts a second, all binds together")] = None,
+    delay: Annotated[float, typer.Option(help="simulator: seconds before the receipt")] = 0.5,
+    undeliverable: Annotated[str, typer.Option(help="simulator: numbers (regex)")] = "",
+    rejected: Annotated[str, typer.Option(help="simulator: numbers (regex)")] = "",
+) -> None:
+    """Add an upstream connector; running dispatchers start it within seconds."""
+    options: dict[str, object]
+    if kind == "smpp":
+        options = {
+            "host": host,
+            "port": port,
+            "system_id": system_id or "",
+            "system_type": system_type,
+            "binds": binds,
+            "window": window,
+            "tps": tps,
+        }
+    else:
+        options = {"delay": delay, "undeliverable": undeliverable, "rejected": rejected}
+
+    def add(session: Session) -> None:
+        add_connector(session, name, kind, options, password)
+        audit.record(session, cli_actor(), "connector.add", f"connector:{name}", kind=kind)
+
+    in_transaction(add)
+    typer.echo(f"connector {name!r} ({kind}) added")
+
+
+@connectors_app.command("list")
+def connectors_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """List connectors (secrets are never shown)."""
+    rows = in_transaction(lambda s: [public_view(c) for c in list_connectors(s)])
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    for row in rows:
+        typer.echo(f"{row['name']}\t{row['kind']}\t{json.dumps(row['options'])}")
+
+
+@connectors_app.command("remove")
+def connectors_remove(name: Annotated[str, typer.Argument(help="Connector name")]) -> None:
+    """Remove a connector; running dispatchers stop it within seconds."""
+
+    def remove(session: Session) -> None:
+        remove_connector(session, name)
+        audit.record(session, cli_actor(), "connector.remove", f"connector:{name}")
+
+    in_transaction(remove)
+    typer.echo(f"connector {name!r} removed")
+
+
+@routes_app.command("add")
+def routes_add(
+    connector: Annotated[str, typer.Option(help="Connector name(s): 'a' or 'a:3,b:1'")],
+    account: Annotated[int | None, typer.Option(help="Only this account")] = None,
+    country: Annotated[str | None, typer.Option(help="ISO country code")] = None,
+    mcc: Annotated[str | None, typer.Option(help="Mobile country code")] = None,
+    mnc: Annotated[str | None, typer.Option(help="Mobile network code")] = None,
+    prefix: Annotated[str | None, typer.Option(help="Number prefix (digits)")] = None,
+    sender: Annotated[str | None, typer.Option(help="Sender name")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="Requested route type")] = None,
+    priority: Annotated[int, typer.Option(help="Lower is tried first")] = 100,
+    strategy: Annotated[Strategy, typer.Option(help="How to pick among connectors")] = (
+        Strategy.PRIORITY
+    ),
+) -> None:
+    """Add a route; no match options means every message."""
+
+    def add(session: Session) -> int:
+        route = add_route(
+            session,
+            connector,
+            priority=priority,
+            strategy=strategy,
+            account_id=account,
+            country=country.upper() if country else None,
+            mcc=mcc,
+            mnc=mnc,
+            prefix=prefix,
+            sender=sender,
+            requested_type=type_,
+        )
+        audit.record(session, cli_actor(), "route.add", f"route:{route.id}", connectors=connector)
+        return route.id
+
+    route_id = in_transaction(add)
+    typer.echo(f"route {route_id} added")
+
+
+@routes_app.command("list")
+def routes_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """List the route table in the order it is tried."""
+    fields = (
+        "id",
+        "priority",
+        "connectors",
+        "strategy",
+        "account_id",
+        "plan_id",
+        "country",
+        "mcc",
+        "mnc",
+        "prefix",
+        "sender",
+        "requested_type",
+    )
+    rows = in_transaction(lambda s: [{f: getattr(r, f) for f in fields} for r in list_routes(s)])
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    for row in rows:
+        conditions = " ".join(f"{k}={v}" for k, v in row.items() if k not in fields[:4] and v)
+        typer.echo(
+            f"{row['id']}\t{row['priority']}\t{row['connectors']}\t{row['strategy']}"
+            f"\t{conditions or 'every message'}"
+        )
+
+
+@routes_app.command("remove")
+def routes_remove(route_id: Annotated[int, typer.Argument(help="Route id")]) -> None:
+    """Remove a route."""
+
+    def remove(session: Session) -> None:
+        remove_route(session, route_id)
+        audit.record(session, cli_actor(), "route.remove", f"route:{route_id}")
+
+    in_transaction(remove)
+    typer.echo(f"route {route_id} removed")
 
 
 def main() -> None:

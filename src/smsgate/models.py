@@ -3,10 +3,12 @@
 from smsgate.accounts.models import Account, ApiToken
 from smsgate.audit.models import AuditEntry
 from smsgate.billing.models import Balance, Invoice, LedgerEntry
+from smsgate.connectors.models import ConnectorConfig
 from smsgate.db import Base
 from smsgate.dispatch.models import EarlyReceipt
 from smsgate.messaging.models import IdempotencyKey, Message, MessagePart, Sending
 from smsgate.pricing.models import ConnectorCostPlan, PricePlan, Rate
+from smsgate.routing.models import Route
 from smsgate.senders.models import Sender
 
 __all__ = [
@@ -15,6 +17,7 @@ __all__ = [
     "AuditEntry",
     "Balance",
     "Base",
+    "ConnectorConfig",
     "ConnectorCostPlan",
     "EarlyReceipt",
     "IdempotencyKey",
@@ -24,6 +27,7 @@ __all__ = [
     "MessagePart",
     "PricePlan",
     "Rate",
+    "Route",
     "Sender",
     "Sending",
 ]

@@ -9,7 +9,6 @@ import structlog
 
 from smsgate.accounts.auth import Authenticator
 from smsgate.config import Settings
-from smsgate.connectors.simulator import Simulator
 from smsgate.db import Database
 from smsgate.dispatch.dispatcher import Dispatcher
 from smsgate.messaging.service import SendService
@@ -24,12 +23,7 @@ class Runtime:
         self.auth = Authenticator(self.db)
         self.dispatcher: Dispatcher | None = None
         if dispatch:
-            simulator = Simulator(
-                delay=settings.simulator_delay,
-                undeliverable=settings.simulator_undeliverable,
-                rejected=settings.simulator_rejected,
-            )
-            self.dispatcher = Dispatcher(self.db, settings, [simulator])
+            self.dispatcher = Dispatcher(self.db, settings)
         self.sends = SendService(
             self.db, settings, on_accept=self.dispatcher.wake if self.dispatcher else None
         )

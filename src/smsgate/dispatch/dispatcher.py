@@ -1,8 +1,10 @@
-"""The dispatcher loop: claim due messages, hand them to a connector, record the answers.
+"""The dispatcher loop: claim due messages, route them to connectors, record the answers.
 
 Database work runs on one dedicated thread (the async loop never blocks on a query); the
-receipts of every connector go through a group-commit batcher. Periodic sweeps expire what
-cannot leave in time and what never got a receipt.
+receipts of every connector go through a group-commit batcher. Each cycle records the
+previous batch's answers and claims the next batch in one commit. Periodic tasks reload
+connectors and routes from the database and expire what cannot leave in time or never got
+a receipt.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import socket
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -20,7 +23,7 @@ import structlog
 
 from smsgate import metrics
 from smsgate.config import Settings
-from smsgate.connectors.base import Connector, Receipt
+from smsgate.connectors.base import Connector, Outcome, Receipt, SubmitResult
 from smsgate.db import Database
 from smsgate.dispatch.outbox import (
     Claimed,
@@ -32,23 +35,25 @@ from smsgate.dispatch.outbox import (
     release,
     unconfirmed_parts,
 )
+from smsgate.dispatch.pool import ConnectorPool
 from smsgate.dispatch.retry import RetryPolicy
 from smsgate.kit.batcher import Batcher
 from smsgate.kit.time import utcnow
+from smsgate.routing.service import RoutingFacts
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+# How long a message that no healthy connector can take waits before it is tried again.
+NO_CONNECTOR_WAIT = timedelta(seconds=5)
 
 
 class Dispatcher:
-    def __init__(self, db: Database, settings: Settings, connectors: Sequence[Connector]) -> None:
-        if not connectors:
-            raise ValueError("the dispatcher needs at least one connector")
+    def __init__(
+        self, db: Database, settings: Settings, connectors: Sequence[Connector] = ()
+    ) -> None:
         self.db = db
         self.settings = settings
-        self.connectors = {c.name: c for c in connectors}
-        # Routing arrives with the route table; until then the first connector takes all.
-        self.default = connectors[0]
+        self.pool = ConnectorPool(db, settings, connectors)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.retry = RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatch")
@@ -69,19 +74,31 @@ class Dispatcher:
 
     async def start(self) -> None:
         self._receipts.start()
-        for connector in self.connectors.values():
-            await connector.start(self._on_receipts)
-            recover = getattr(connector, "recover", None)
-            if recover is not None:
-                name = connector.name
-
-                def pending(name: str = name) -> list[tuple[str, str]]:
-                    with self.db.read() as session:
-                        return unconfirmed_parts(session, name)
-
-                recover(await self._db(pending))
+        await self.refresh()
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._claim_loop()), loop.create_task(self._sweep_loop())]
+        self._tasks = [
+            loop.create_task(self._claim_loop()),
+            loop.create_task(self._sweep_loop()),
+            loop.create_task(self._refresh_loop()),
+        ]
+
+    async def refresh(self) -> None:
+        """Bring connectors and routes in line with the database."""
+        configs, routes, costs, plans = await self._db(self.pool.snapshot)
+        for connector in await self.pool.apply(configs, routes, costs, plans, self._on_receipts):
+            await self._recover(connector)
+
+    async def _recover(self, connector: Connector) -> None:
+        recover = getattr(connector, "recover", None)
+        if recover is None:
+            return
+        name = connector.name
+
+        def pending() -> list[tuple[str, str]]:
+            with self.db.read() as session:
+                return unconfirmed_parts(session, name)
+
+        recover(await self._db(pending))
 
     async def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
@@ -98,8 +115,7 @@ class Dispatcher:
                     release(session, self.owner, ids)
 
             await self._db(give_back)
-        for connector in self.connectors.values():
-            await connector.stop()
+        await self.pool.stop_all()
         await self._receipts.stop()
         self._executor.shutdown(wait=True)
 
@@ -127,38 +143,84 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.settings.dispatch_idle_seconds)
 
+    def _route(self, claimed: Sequence[Claimed]) -> tuple[dict[str, list[Claimed]], list[Claimed]]:
+        groups: dict[str, list[Claimed]] = defaultdict(list)
+        waiting: list[Claimed] = []
+        for c in claimed:
+            facts = RoutingFacts(
+                c.account_id,
+                self.pool.plan_of(c.account_id),
+                c.message.msisdn,
+                c.country,
+                c.mcc,
+                c.mnc,
+                c.message.sender,
+                c.requested_type,
+            )
+            candidates = self.pool.candidates(facts)
+            if candidates:
+                groups[candidates[0]].append(c)
+            else:
+                waiting.append(c)
+        return groups, waiting
+
+    async def _submit(self, name: str, batch: list[Claimed]) -> list[SubmitResult]:
+        try:
+            return await self.pool.live[name].submit([c.message for c in batch])
+        except Exception as exc:  # a broken connector must not stop the others
+            log.exception("submit failed", connector=name)
+            error = f"connector_error:{type(exc).__name__}"
+            return [SubmitResult(c.message.id, Outcome.TRANSIENT, error_code=error) for c in batch]
+
     async def _cycle(self, lease: timedelta) -> int:
-        batch = self.settings.dispatch_batch
+        batch_size = self.settings.dispatch_batch
         claimed, self._next = self._next, []
         if not claimed:
 
             def do_claim() -> list[Claimed]:
                 with self.db.write() as session:
-                    return claim(session, self.owner, batch, utcnow(), lease)
+                    return claim(session, self.owner, batch_size, utcnow(), lease)
 
             claimed = await self._db(do_claim)
         if not claimed:
             return 0
-        connector = self.default
-        results = await connector.submit([c.message for c in claimed])
+        groups, waiting = self._route(claimed)
+        names = list(groups)
+        answers = await asyncio.gather(*(self._submit(n, groups[n]) for n in names))
         now = utcnow()
 
         def record_and_claim() -> list[Claimed]:
             # Recording this batch and claiming the next share one commit: on SQLite every
             # commit is an fsync that also holds up the API's writer.
             with self.db.write() as session:
-                record_submits(
-                    session, self.owner, connector.name, claimed, results, now, self.retry
+                for name, results in zip(names, answers, strict=True):
+                    record_submits(
+                        session, self.owner, name, groups[name], results, now, self.retry
+                    )
+                release(
+                    session, self.owner, [c.message.id for c in waiting], now + NO_CONNECTOR_WAIT
                 )
                 if self._stopping.is_set():
                     return []
-                return claim(session, self.owner, batch, utcnow(), lease)
+                return claim(session, self.owner, batch_size, utcnow(), lease)
 
         self._next = await self._db(record_and_claim)
-        for c in claimed:
-            metrics.DISPATCH_LATENCY.observe((now - c.created_at).total_seconds())
-        metrics.SUBMITS.inc(len(results))
-        return len(claimed)
+        for name in names:
+            for c in groups[name]:
+                metrics.DISPATCH_LATENCY.observe((now - c.created_at).total_seconds())
+        metrics.SUBMITS.inc(sum(len(a) for a in answers))
+        return len(claimed) - len(waiting)
+
+    async def _refresh_loop(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), 2.0)
+            if self._stopping.is_set():
+                return
+            try:
+                await self.refresh()
+            except Exception:
+                log.exception("could not reload connectors and routes")
 
     async def _sweep_loop(self) -> None:
         grace = timedelta(hours=1)

@@ -45,6 +45,9 @@ class Claimed:
     valid_until: datetime
     mcc: str | None = None
     mnc: str | None = None
+    account_id: int = 0
+    country: str = ""
+    requested_type: str = "default"
 
 
 def claim(
@@ -90,6 +93,9 @@ def claim(
             Message.valid_until,
             Message.mcc,
             Message.mnc,
+            Message.account_id,
+            Message.country,
+            Message.requested_type,
         ),
         execution_options={"synchronize_session": False},
     ).all()
@@ -105,13 +111,21 @@ def claim(
             execution_options={"synchronize_session": False},
         )
     return [
-        Claimed(OutboundMessage(i, m, s, t, p, e), sid, c, a, v, mcc, mnc)
-        for i, m, s, t, p, e, sid, c, a, v, mcc, mnc in rows
+        Claimed(OutboundMessage(i, m, s, t, p, e), sid, c, a, v, mcc, mnc, acc, cc, rt)
+        for i, m, s, t, p, e, sid, c, a, v, mcc, mnc, acc, cc, rt in rows
     ]
 
 
-def release(session: Session, owner: str, ids: Sequence[int]) -> None:
-    """Give back claimed messages that were not submitted (on a graceful stop)."""
+def release(
+    session: Session, owner: str, ids: Sequence[int], retry_at: datetime | None = None
+) -> None:
+    """Give back claimed messages that were not submitted (on a graceful stop, or when no
+    connector can take them now: they wait until ``retry_at`` and expire at their validity)."""
+    if not ids:
+        return
+    values: dict[str, object] = {"lease_owner": None, "lease_until": None}
+    if retry_at is not None:
+        values["next_attempt_at"] = retry_at
     session.execute(
         update(Message)
         .where(
@@ -119,7 +133,7 @@ def release(session: Session, owner: str, ids: Sequence[int]) -> None:
             Message.lease_owner == owner,
             Message.status == MessageStatus.QUEUED,
         )
-        .values(lease_owner=None, lease_until=None),
+        .values(**values),
         execution_options={"synchronize_session": False},
     )
 

@@ -30,6 +30,7 @@ from smsgate.messaging.models import IdempotencyKey, Message, Sending, messages_
 from smsgate.messaging.prepare import Accepted, AcceptedMessage, PreparedSend
 from smsgate.messaging.status import MessageStatus, SendingStatus
 from smsgate.pricing.service import RateBook, RateBooks, charge_for
+from smsgate.routing.service import RouteTable, RoutingFacts
 from smsgate.senders.models import Sender, SenderStatus
 
 Outcome = Accepted | SmsgateError
@@ -101,11 +102,37 @@ def _price(
     return priced
 
 
+def _check_routes(prep: PreparedSend, plan_id: int | None, routes: RouteTable) -> None:
+    req = prep.request
+    seen: set[tuple[str, str | None, str | None, str]] = set()
+    for d in prep.destinations:
+        # prefix rules need the number itself; the rest only the network
+        key = (d.country, d.mcc, d.mnc, d.msisdn[:6])
+        if key in seen:
+            continue
+        seen.add(key)
+        facts = RoutingFacts(
+            req.account_id,
+            plan_id,
+            d.msisdn,
+            d.country,
+            d.mcc,
+            d.mnc,
+            req.sender,
+            req.requested_type,
+        )
+        if not routes.routable(facts):
+            raise InvalidRequest(
+                f"no route carries messages to {d.name} (+{d.msisdn})", field="to", code="no_route"
+            )
+
+
 def _decide(
     prep: PreparedSend,
     state: _AccountState | None,
     senders: set[tuple[int, str]],
     books: dict[int, RateBook],
+    routes: RouteTable,
 ) -> list[tuple[Decimal, Decimal]]:
     req = prep.request
     if state is None:
@@ -119,6 +146,8 @@ def _decide(
             code="sender_not_approved",
         )
     plan = state.account.price_plan_id
+    if routes.routes:
+        _check_routes(prep, plan, routes)
     priced = _price(prep, books.get(plan) if plan is not None else None, state.account.tax_rate)
     total = sum((p for _, p in priced), Decimal(0))
     if state.balance - state.charged - total < state.floor:
@@ -137,7 +166,9 @@ def accept_batch(
     *,
     now: datetime,
     validity: timedelta,
+    routes: RouteTable | None = None,
 ) -> list[Outcome]:
+    routes = routes or RouteTable()
     states = _load_accounts(session, {p.request.account_id for p in batch})
     senders = _approved_senders(session, {(p.request.account_id, p.request.sender) for p in batch})
     plans = {
@@ -155,7 +186,10 @@ def accept_batch(
                     session, prep.request.account_id, claim.key, claim.request_hash, seen_keys
                 )
             decided.append(
-                (prep, _decide(prep, states.get(prep.request.account_id), senders, rate_books))
+                (
+                    prep,
+                    _decide(prep, states.get(prep.request.account_id), senders, rate_books, routes),
+                )
             )
         except SmsgateError as exc:
             decided.append(exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
@@ -15,9 +16,11 @@ from smsgate.kit.time import utcnow
 from smsgate.messaging.accept import Outcome, accept_batch, find_idempotent
 from smsgate.messaging.prepare import Accepted, PreparedSend, SendRequest, prepare
 from smsgate.pricing.service import RateBooks, rate_books
+from smsgate.routing.service import RouteTable
 
 # Above this many recipients, number resolution runs on a worker thread instead of the loop.
 _INLINE_RECIPIENTS = 200
+ROUTES_TTL = 2.0
 
 
 class SendService:
@@ -34,6 +37,8 @@ class SendService:
         self.books = books
         self.on_accept = on_accept
         self._batcher: Batcher[PreparedSend, Outcome] = Batcher(self._accept, name="accept")
+        self._routes = RouteTable()
+        self._routes_read = 0.0
 
     async def start(self) -> None:
         self._batcher.start()
@@ -48,12 +53,18 @@ class SendService:
 
     def _accept(self, batch: Sequence[PreparedSend]) -> list[Outcome]:
         with self.db.write() as session:
+            if time.monotonic() - self._routes_read > ROUTES_TTL:
+                # The route table decides whether a message can be carried at all; a change
+                # made by the operator applies within ROUTES_TTL seconds.
+                self._routes = RouteTable.load(session)
+                self._routes_read = time.monotonic()
             return accept_batch(
                 session,
                 batch,
                 self.books,
                 now=utcnow(),
                 validity=timedelta(seconds=self.settings.validity_seconds),
+                routes=self._routes,
             )
 
     async def send(self, request: SendRequest) -> Accepted:

@@ -187,6 +187,11 @@ class RateBooks:
             out[plan_id] = book
         return out
 
+    def peek(self, plan_id: int) -> RateBook | None:
+        """The cached book, without checking its version (for hot loops off the db thread)."""
+        with self._lock:
+            return self._books.get(plan_id)
+
     @staticmethod
     def _load(session: Session, plan_id: int, version: int) -> RateBook:
         book = RateBook(plan_id, version)

@@ -1,0 +1,126 @@
+"""The live connectors of one dispatcher and the route table, kept in step with the database.
+
+Connector configurations and routes are read again every few seconds: a connector added
+with the CLI starts, a removed one stops, a changed route applies, with no restart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from decimal import Decimal
+
+import structlog
+from sqlalchemy import select
+
+from smsgate.accounts.models import Account
+from smsgate.config import Settings
+from smsgate.connectors.base import Connector, ReceiptSink
+from smsgate.connectors.models import ConnectorConfig
+from smsgate.connectors.registry import build, default_simulator
+from smsgate.db import Database
+from smsgate.pricing.models import ConnectorCostPlan
+from smsgate.pricing.service import rate_books
+from smsgate.routing.service import DEFAULT_CONNECTOR, RouteTable, RoutingFacts
+
+log = structlog.get_logger(__name__)
+
+
+def is_healthy(connector: Connector) -> bool:
+    """A connector without a ``healthy`` attribute (the simulator) is always healthy."""
+    return bool(getattr(connector, "healthy", True))
+
+
+class ConnectorPool:
+    def __init__(self, db: Database, settings: Settings, fixed: Sequence[Connector] = ()) -> None:
+        self.db = db
+        self.settings = settings
+        self.live: dict[str, Connector] = {}
+        self._unstarted = list(fixed)  # handed in by the caller: started once, never reloaded
+        self._fixed = {c.name for c in fixed}
+        self._versions: dict[str, object] = {}
+        self.routes = RouteTable()
+        self._plans: dict[int, int | None] = {}
+        self._cost_plans: dict[str, int] = {}
+
+    def snapshot(
+        self,
+    ) -> tuple[list[ConnectorConfig], RouteTable, dict[str, int], dict[int, int | None]]:
+        """Read configuration (runs on the dispatcher's database thread)."""
+        with self.db.read() as session:
+            configs = list(session.scalars(select(ConnectorConfig).where(ConnectorConfig.enabled)))
+            routes = RouteTable.load(session)
+            costs = dict(
+                session.execute(
+                    select(ConnectorCostPlan.connector, ConnectorCostPlan.plan_id)
+                ).all()
+            )
+            plans = (
+                dict(session.execute(select(Account.id, Account.price_plan_id)).all())
+                if routes.uses_plans
+                else {}
+            )
+            for plan_id in set(costs.values()):
+                rate_books.get(session, [plan_id])
+        return configs, routes, costs, plans
+
+    async def apply(
+        self,
+        configs: list[ConnectorConfig],
+        routes: RouteTable,
+        costs: dict[str, int],
+        plans: dict[int, int | None],
+        sink: ReceiptSink,
+    ) -> list[Connector]:
+        """Start what is new or changed, stop what is gone; returns the started ones."""
+        self.routes, self._cost_plans, self._plans = routes, costs, plans
+        wanted = {c.name: c for c in configs}
+        if DEFAULT_CONNECTOR not in self.live and DEFAULT_CONNECTOR not in self._fixed:
+            simulator = default_simulator(self.settings)
+            wanted_default: list[Connector] = [simulator]
+        else:
+            wanted_default = []
+        started: list[Connector] = self._unstarted
+        self._unstarted = []
+        for name in [n for n in self.live if n not in self._fixed and n != DEFAULT_CONNECTOR]:
+            if name not in wanted or self._versions.get(name) != wanted[name].updated_at:
+                await self._stop(name)
+        for name, config in wanted.items():
+            if name in self.live:
+                continue
+            try:
+                connector = build(config)
+            except Exception:
+                log.exception("cannot build connector", connector=name)
+                continue
+            self._versions[name] = config.updated_at
+            started.append(connector)
+        for connector in wanted_default + started:
+            await connector.start(sink)
+            self.live[connector.name] = connector
+        return wanted_default + started
+
+    async def _stop(self, name: str) -> None:
+        connector = self.live.pop(name)
+        with contextlib.suppress(Exception):
+            await connector.stop()
+        log.info("connector stopped", connector=name)
+
+    async def stop_all(self) -> None:
+        for name in list(self.live):
+            await self._stop(name)
+
+    def healthy(self, name: str) -> bool:
+        connector = self.live.get(name)
+        return connector is not None and is_healthy(connector)
+
+    def cost(self, name: str, facts: RoutingFacts) -> Decimal | None:
+        plan_id = self._cost_plans.get(name)
+        book = rate_books.peek(plan_id) if plan_id is not None else None
+        return book.rate(facts.mcc, facts.mnc) if book else None
+
+    def plan_of(self, account_id: int) -> int | None:
+        return self._plans.get(account_id)
+
+    def candidates(self, facts: RoutingFacts) -> list[str]:
+        return self.routes.candidates(facts, self.healthy, self.cost)

@@ -1,0 +1,1 @@
+"""Routes: which connector carries which message."""
