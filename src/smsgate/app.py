@@ -14,7 +14,7 @@ from starlette.responses import Response
 from smsgate.config import Settings, get_settings
 from smsgate.errors import InvalidRequest, NotFound, SmsgateError, Unavailable
 from smsgate.runtime import Runtime
-from smsgate.surfaces import native, service
+from smsgate.surfaces import devsms, native, service, smsgic
 from smsgate.surfaces.limits import BodyLimit
 from smsgate.surfaces.rendering import render_error
 
@@ -44,6 +44,8 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.include_router(service.router)
     app.include_router(native.router)
+    app.include_router(devsms.router)
+    app.include_router(smsgic.router)
 
     @app.exception_handler(SmsgateError)
     async def smsgate_error(request: Request, exc: SmsgateError) -> Response:
