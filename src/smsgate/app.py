@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -16,9 +15,8 @@ from smsgate.errors import InvalidRequest, NotFound, SmsgateError, Unavailable
 from smsgate.runtime import Runtime
 from smsgate.surfaces import devsms, native, service, smsgic
 from smsgate.surfaces.limits import BodyLimit
+from smsgate.surfaces.safety import CatchAll
 from smsgate.surfaces.rendering import render_error
-
-log = structlog.get_logger(__name__)
 
 
 def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> FastAPI:
@@ -42,6 +40,7 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     )
     app.state.runtime = runtime
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CatchAll)  # outermost of ours: also catches what BodyLimit raises
     app.include_router(service.router)
     app.include_router(native.router)
     app.include_router(devsms.router)
@@ -68,17 +67,6 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
             return render_error(request, NotFound(f"no route {request.url.path}", code="no_route"))
         error = SmsgateError(str(exc.detail), code="http_error")
         error.status = exc.status_code
-        return render_error(request, error)
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        from sqlalchemy.exc import OperationalError
-
-        if isinstance(exc, OperationalError):
-            return render_error(request, Unavailable("the database is busy; retry shortly"))
-        log.exception("unexpected error", path=request.url.path)
-        error = SmsgateError("an internal error occurred; it has been logged", code="internal")
-        error.status = 500
         return render_error(request, error)
 
     return app

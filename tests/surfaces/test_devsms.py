@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from smsgate import app as app_module
 from smsgate.accounts.models import Account, AccountStatus, TokenScope
 from smsgate.accounts.service import create_token
 from smsgate.app import create_app
@@ -21,7 +20,7 @@ from smsgate.config import Settings
 from smsgate.db import Database
 from smsgate.messaging import queries
 from smsgate.messaging.status import MessageStatus
-from smsgate.surfaces import devsms
+from smsgate.surfaces import devsms, safety
 from tests.support.factories import Customer, make_customer, make_plan
 from tests.support.server import running_server
 from tests.support.waiting import wait_for
@@ -419,11 +418,13 @@ def test_unexpected_errors_are_500_in_the_seed_shape(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(app_module, "log", Log())
+    monkeypatch.setattr(safety, "log", Log())
     monkeypatch.setattr(devsms.queries, "statistics", broken)
     message = _error(client.get("/api/get_balance.php", headers=c.headers), 500)
     assert "boom" not in message
     assert logged == [{"event": "unexpected error", "path": "/api/get_balance.php"}]
+    # the keep-alive connection survives the 500
+    assert client.get("/status").json() == ["OK"]
 
 
 def test_tenant_isolation(db: Database, client: httpx.Client) -> None:

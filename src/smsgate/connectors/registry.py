@@ -77,7 +77,7 @@ def build(config: ConnectorConfig) -> Connector:
     if config.kind == "smpp":
         from smsgate.connectors.smpp.client import SmppConnector
 
-        return SmppConnector(config.name, password=config.secret, **options)  # type: ignore[no-any-return]
+        return SmppConnector(config.name, password=config.secret, **options)
     raise InvalidRequest(f"unknown connector kind {config.kind!r}")
 
 
