@@ -458,6 +458,16 @@ def routes_remove(route_id: Annotated[int, typer.Argument(help="Route id")]) -> 
     typer.echo(f"route {route_id} removed")
 
 
+def _register_late_groups() -> None:
+    # imported here: the invoices commands import helpers from this module
+    from smsgate.billing.cli import invoices_app
+
+    app.add_typer(invoices_app, name="invoices")
+
+
+_register_late_groups()
+
+
 def main() -> None:
     try:
         app()

@@ -42,6 +42,7 @@ class ConnectorPool:
         self.routes = RouteTable()
         self._plans: dict[int, int | None] = {}
         self._cost_plans: dict[str, int] = {}
+        self._db_key = db.engine.url.render_as_string(hide_password=True)
 
     def snapshot(
         self,
@@ -116,7 +117,7 @@ class ConnectorPool:
 
     def cost(self, name: str, facts: RoutingFacts) -> Decimal | None:
         plan_id = self._cost_plans.get(name)
-        book = rate_books.peek(plan_id) if plan_id is not None else None
+        book = rate_books.peek(self._db_key, plan_id) if plan_id is not None else None
         return book.rate(facts.mcc, facts.mnc) if book else None
 
     def plan_of(self, account_id: int) -> int | None:

@@ -160,11 +160,17 @@ class RateBook:
         return price if price is not None else self.by_network.get((ANY_MCC, None))
 
 
+def database_key(session: Session) -> str:
+    """Which database a session talks to: plan ids and versions repeat across databases."""
+    return session.get_bind().engine.url.render_as_string(hide_password=True)
+
+
 class RateBooks:
-    """A per-process cache of rate books, checked against plan versions on each use."""
+    """A per-process cache of rate books, checked against plan versions on each use and
+    keyed by database as well as plan (one process may serve several databases in tests)."""
 
     def __init__(self) -> None:
-        self._books: dict[int, RateBook] = {}
+        self._books: dict[tuple[str, int], RateBook] = {}
         self._lock = threading.Lock()
 
     def get(self, session: Session, plan_ids: Iterable[int]) -> dict[int, RateBook]:
@@ -177,20 +183,21 @@ class RateBooks:
             ).all()
         )
         out: dict[int, RateBook] = {}
+        db = database_key(session)
         for plan_id, version in versions.items():
             with self._lock:
-                book = self._books.get(plan_id)
+                book = self._books.get((db, plan_id))
             if book is None or book.version != version:
                 book = self._load(session, plan_id, version)
                 with self._lock:
-                    self._books[plan_id] = book
+                    self._books[(db, plan_id)] = book
             out[plan_id] = book
         return out
 
-    def peek(self, plan_id: int) -> RateBook | None:
+    def peek(self, db: str, plan_id: int) -> RateBook | None:
         """The cached book, without checking its version (for hot loops off the db thread)."""
         with self._lock:
-            return self._books.get(plan_id)
+            return self._books.get((db, plan_id))
 
     @staticmethod
     def _load(session: Session, plan_id: int, version: int) -> RateBook:
