@@ -296,3 +296,24 @@ def test_token_last_used_is_recorded(db: Database, settings: Settings, plan: str
     with db.read() as session:
         token = session.scalars(select(ApiToken).where(ApiToken.account_id == c.account_id)).one()
     assert token.last_used_at is not None
+
+
+def test_ledger_statement_csv(db: Database, client: httpx.Client) -> None:
+    c = make_customer(db, balance=Decimal("1"))
+    assert _send(client, c.headers, to="+37126123456", text="x", sender=c.sender).status_code == 200
+    answer = client.get("/v1/ledger.csv", headers=c.headers)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/csv")
+    lines = answer.text.strip().splitlines()
+    assert lines[0] == "id,created_at,kind,type,amount,balance_after,reference,description"
+    assert [line.split(",")[3] for line in lines[1:]] == ["topup", "charge"]
+    assert lines[2].split(",")[4].startswith("-0.0")  # a negative amount stays a number
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    assert (
+        len(
+            client.get("/v1/ledger.csv", headers=c.headers, params={"since": future})
+            .text.strip()
+            .splitlines()
+        )
+        == 1
+    )

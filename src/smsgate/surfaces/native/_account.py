@@ -7,9 +7,11 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
 
 from smsgate.accounts.service import Principal, get_account
 from smsgate.billing import ledger
+from smsgate.kit.csvsafe import to_csv
 from smsgate.kit.money import format_amount
 from smsgate.kit.time import utcnow
 from smsgate.messaging import queries
@@ -91,6 +93,47 @@ def get_ledger(
             for e in rows
         ],
         next_cursor=str(rows[-1].id) if len(rows) == limit else None,
+    )
+
+
+@router.get(
+    "/v1/ledger.csv",
+    summary="The ledger of a time range as CSV (a statement)",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def get_ledger_csv(
+    request: Request,
+    principal: Customer,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Response:
+    check_aware(since=since, until=until)
+    with runtime(request).db.read() as session:
+        rows = ledger.list_entries(
+            session, _account_id(principal), limit=None, since=since, until=until
+        )
+    body = to_csv(
+        ("id", "created_at", "kind", "type", "amount", "balance_after", "reference", "description"),
+        (
+            [
+                e.id,
+                e.created_at.isoformat(),
+                e.kind,
+                e.entry_type,
+                format_amount(e.amount),
+                format_amount(e.balance_after),
+                e.reference,
+                e.description,
+            ]
+            for e in reversed(rows)
+        ),
+        allow_numbers=True,
+    )
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="statement.csv"'},
     )
 
 
