@@ -9,16 +9,18 @@ from smsgate.billing import ledger
 from smsgate.config import Settings
 from smsgate.connectors.base import Outcome, Receipt, SubmitResult
 from smsgate.db import Database
+from smsgate.dispatch.models import EarlyReceipt
 from smsgate.dispatch.outbox import (
     apply_receipts,
     claim,
     expire_unconfirmed,
     expire_unsent,
     message_status_from_parts,
+    reapply_early,
     record_submits,
 )
 from smsgate.dispatch.retry import RetryPolicy
-from smsgate.messaging.models import Message
+from smsgate.messaging.models import Message, MessagePart
 from smsgate.messaging.prepare import SendRequest
 from smsgate.messaging.service import SendService
 from smsgate.messaging.status import MessageStatus as S
@@ -173,3 +175,29 @@ def test_message_status_rule_over_parts() -> None:
     assert message_status_from_parts(["delivered", "undeliverable"]) == S.UNDELIVERABLE
     assert message_status_from_parts(["rejected", "delivered"]) == S.REJECTED
     assert message_status_from_parts([]) is None
+
+
+def test_parked_receipt_is_applied_once_its_part_is_visible(
+    db: Database, settings: Settings, plan: str
+) -> None:
+    """The race of two concurrent commits: the receipt parked, the submit missed it."""
+    c = make_customer(db)
+    (mid,) = _send(db, settings, c.account_id, c.sender, n=1)
+    now = datetime.now(UTC)
+    with db.write() as s:
+        apply_receipts(s, [Receipt("sim", "late", S.DELIVERED, None, now)], now)
+    with db.write() as s:
+        claimed = claim(s, "w", 10, now, LEASE)
+        record_submits(
+            s, "w", "sim", claimed, [SubmitResult(mid, Outcome.SUBMITTED, ("late",))], now, RETRY
+        )
+    # simulate the race: put the receipt back as if the submit had not seen it
+    with db.write() as s:
+        s.execute(MessagePart.__table__.update().values(status="submitted"))
+        s.execute(Message.__table__.update().values(status="submitted", done_at=None))
+        s.add(EarlyReceipt(connector="sim", upstream_id="late", status="delivered"))
+    with db.write() as s:
+        assert reapply_early(s, now) == 1
+    assert _status(db, mid).status == S.DELIVERED
+    with db.write() as s:
+        assert reapply_early(s, now) == 0

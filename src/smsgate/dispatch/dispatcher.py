@@ -31,6 +31,7 @@ from smsgate.dispatch.outbox import (
     claim,
     expire_unconfirmed,
     expire_unsent,
+    reapply_early,
     record_submits,
     release,
     unconfirmed_parts,
@@ -125,7 +126,8 @@ class Dispatcher:
     def _apply_receipts(self, groups: Sequence[Sequence[Receipt]]) -> list[int]:
         receipts = [r for group in groups for r in group]
         with self.db.write() as session:
-            changed = apply_receipts(session, receipts, utcnow())
+            now = utcnow()
+            changed = apply_receipts(session, receipts, now) + reapply_early(session, now)
         metrics.RECEIPTS.inc(len(receipts))
         return [changed] * len(groups)
 
@@ -226,12 +228,13 @@ class Dispatcher:
         grace = timedelta(hours=1)
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), 5.0)
+                await asyncio.wait_for(self._stopping.wait(), 2.0)
             try:
 
                 def sweep() -> int:
                     with self.db.write() as session:
                         now = utcnow()
+                        reapply_early(session, now)
                         return expire_unsent(session, now) + expire_unconfirmed(session, now, grace)
 
                 expired = await self._db(sweep)

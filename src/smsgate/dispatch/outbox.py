@@ -296,6 +296,43 @@ def _apply_early(session: Session, connector: str, upstream_ids: list[str], now:
         session.execute(delete(EarlyReceipt).where(EarlyReceipt.id.in_([e.id for e in early])))
 
 
+def reapply_early(session: Session, now: datetime, limit: int = 5000) -> int:
+    """Apply parked receipts whose parts are now recorded.
+
+    On PostgreSQL a receipt and its submit can commit concurrently, each unable to see the
+    other's rows: the receipt is parked because its part is not visible yet, and the submit
+    finds no parked receipt because that is not visible yet either. This catches them up.
+    """
+    early = (
+        session.execute(
+            select(EarlyReceipt)
+            .join(
+                MessagePart,
+                (MessagePart.connector == EarlyReceipt.connector)
+                & (MessagePart.upstream_id == EarlyReceipt.upstream_id),
+            )
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+    if not early:
+        return 0
+    apply_receipts(
+        session,
+        [
+            Receipt(
+                e.connector, e.upstream_id, MessageStatus(e.status), e.error_code, e.received_at
+            )
+            for e in early
+        ],
+        now,
+        keep_unmatched=False,
+    )
+    session.execute(delete(EarlyReceipt).where(EarlyReceipt.id.in_([e.id for e in early])))
+    return len(early)
+
+
 def message_status_from_parts(statuses: Sequence[str]) -> MessageStatus | None:
     """A message is final when all its parts are: delivered if every part was, otherwise
     undeliverable if any part was, otherwise rejected."""
