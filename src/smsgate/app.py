@@ -13,7 +13,7 @@ from starlette.responses import Response
 from smsgate.config import Settings, get_settings
 from smsgate.errors import InvalidRequest, NotFound, SmsgateError
 from smsgate.runtime import Runtime
-from smsgate.surfaces import devsms, native, service, smsgic
+from smsgate.surfaces import devsms, native, service, smsby, smsgic
 from smsgate.surfaces.admin import router as admin_router
 from smsgate.surfaces.limits import BodyLimit
 from smsgate.surfaces.rendering import render_error
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     app.include_router(admin_router)
     app.include_router(devsms.router)
     app.include_router(smsgic.router)
+    app.include_router(smsby.router)
 
     @app.exception_handler(SmsgateError)
     async def smsgate_error(request: Request, exc: SmsgateError) -> Response:

@@ -10,6 +10,7 @@ from smsgate.messaging.models import IdempotencyKey, Message, MessagePart, Sendi
 from smsgate.pricing.models import ConnectorCostPlan, PricePlan, Rate
 from smsgate.routing.models import Route
 from smsgate.senders.models import Sender
+from smsgate.templates.models import MessageTemplate, PasswordObject
 
 __all__ = [
     "Account",
@@ -25,6 +26,8 @@ __all__ = [
     "LedgerEntry",
     "Message",
     "MessagePart",
+    "MessageTemplate",
+    "PasswordObject",
     "PricePlan",
     "Rate",
     "Route",
