@@ -13,7 +13,7 @@ from starlette.responses import Response
 from smsgate.config import Settings, get_settings
 from smsgate.errors import InvalidRequest, NotFound, SmsgateError
 from smsgate.runtime import Runtime
-from smsgate.surfaces import devsms, native, service, smsby, smsgic
+from smsgate.surfaces import callbacks, devsms, native, service, smsby, smsgic
 from smsgate.surfaces.admin import router as admin_router
 from smsgate.surfaces.limits import BodyLimit
 from smsgate.surfaces.rendering import render_error
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     app.add_middleware(CatchAll)  # outermost of ours: also catches what BodyLimit raises
     app.include_router(service.router)
     app.include_router(native.router)
+    app.include_router(callbacks.router)
     app.include_router(admin_router)
     app.include_router(devsms.router)
     app.include_router(smsgic.router)

@@ -10,20 +10,29 @@ from sqlalchemy.orm import Session
 
 from smsgate.config import Settings
 from smsgate.connectors.base import Connector
+from smsgate.connectors.http import load_providers
 from smsgate.connectors.models import ConnectorConfig
 from smsgate.connectors.simulator import Simulator
 from smsgate.errors import InvalidRequest, NotFound
 from smsgate.kit.time import utcnow
 from smsgate.routing.service import DEFAULT_CONNECTOR
 
-KINDS = ("simulator", "smpp")
+BUILT_IN_KINDS = ("simulator", "smpp")
+
+
+def kinds() -> tuple[str, ...]:
+    return BUILT_IN_KINDS + tuple(sorted(load_providers()))
 
 
 def add_connector(
     session: Session, name: str, kind: str, options: dict[str, Any], secret: str = ""
 ) -> ConnectorConfig:
-    if kind not in KINDS:
-        raise InvalidRequest(f"unknown connector kind {kind!r}; one of {', '.join(KINDS)}")
+    if kind not in kinds():
+        raise InvalidRequest(f"unknown connector kind {kind!r}; one of {', '.join(kinds())}")
+    provider = load_providers().get(kind)
+    missing = [o for o in provider.required if not options.get(o)] if provider else []
+    if missing:
+        raise InvalidRequest(f"a {kind} connector needs {', '.join(missing)}")
     if not name or len(name) > 64 or name == DEFAULT_CONNECTOR:
         raise InvalidRequest(f"connector name {name!r} is empty, too long or reserved")
     if session.scalar(select(ConnectorConfig.id).where(ConnectorConfig.name == name)):
@@ -78,6 +87,9 @@ def build(config: ConnectorConfig) -> Connector:
         from smsgate.connectors.smpp.client import SmppConnector
 
         return SmppConnector(config.name, password=config.secret, **options)
+    provider = load_providers().get(config.kind)
+    if provider is not None:
+        return provider(config.name, options, config.secret)
     raise InvalidRequest(f"unknown connector kind {config.kind!r}")
 
 

@@ -6,8 +6,9 @@ with the CLI starts, a removed one stops, a changed route applies, with no resta
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 
 import structlog
@@ -19,6 +20,7 @@ from smsgate.connectors.base import Connector, ReceiptSink
 from smsgate.connectors.models import ConnectorConfig
 from smsgate.connectors.registry import build, default_simulator
 from smsgate.db import Database
+from smsgate.dispatch.outbox import unconfirmed_parts
 from smsgate.pricing.models import ConnectorCostPlan
 from smsgate.pricing.service import rate_books
 from smsgate.routing.service import DEFAULT_CONNECTOR, RouteTable, RoutingFacts
@@ -95,11 +97,23 @@ class ConnectorPool:
                 log.exception("cannot build connector", connector=name)
                 continue
             self._versions[name] = config.updated_at
+            if hasattr(connector, "pending"):  # HTTP providers that poll for status
+                connector.pending = self._pending_source(name)
             started.append(connector)
         for connector in wanted_default + started:
             await connector.start(sink)
             self.live[connector.name] = connector
         return wanted_default + started
+
+    def _pending_source(self, name: str) -> Callable[[], Awaitable[list[str]]]:
+        async def pending() -> list[str]:
+            def read() -> list[str]:
+                with self.db.read() as session:
+                    return [uid for uid, _ in unconfirmed_parts(session, name)]
+
+            return await asyncio.to_thread(read)
+
+        return pending
 
     async def _stop(self, name: str) -> None:
         connector = self.live.pop(name)
