@@ -1,0 +1,344 @@
+"""The SMPP 3.4 client connector (why a codec of our own: docs/decisions/0005-smpp-codec.md).
+
+``submit(batch)`` runs every message on its own. A message picks the bound session with the
+least load and sends its parts in order, each once the previous one was accepted: a window
+place, then the pace (throughput limit), then submit_sm, then its submit_sm_resp. So the
+SMSC never holds part 2 without part 1, and a failure stops the parts after it. Many
+messages are in flight at once, up to the window of each bind.
+
+    every part answered OK            SUBMITTED, one upstream id per part (ids.py)
+    ESME_RTHROTTLED, ESME_RMSGQFUL    the pace slows down; TRANSIENT smpp_0x58 / smpp_0x14,
+                                      but a later part of a message whose first parts were
+                                      accepted is retried in place (3 times at most), so
+                                      the retry of the whole message is the rare case
+    ESME_RSYSERR, ESME_RX_T_APPN      TRANSIENT smpp_0x08 / smpp_0x64
+    ESME_RINVBNDSTS                   TRANSIENT smpp_0x04, and the session binds again
+    any other command_status          PERMANENT smpp_0x..
+    no answer in response_timeout     TRANSIENT smpp_timeout
+    connection lost, nothing bound    TRANSIENT smpp_connection_lost, smpp_not_bound
+    text or address not encodable     PERMANENT smpp_encode
+
+Receipts (receipts.py) are reported in batches gathered for at most ``receipt_linger``.
+deliver_sm is acknowledged on arrival, before the sink has recorded the receipt: a crash in
+between loses those receipts (their messages end ``no_receipt`` by the sweep); waiting for
+the database before each deliver_sm_resp would cap receipts at the SMSC's window per
+commit. A deliver_sm that is not a receipt (MO) is logged and dropped for now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from typing import Literal
+
+import structlog
+
+from smsgate.connectors.base import OutboundMessage, Outcome, Receipt, ReceiptSink, SubmitResult
+from smsgate.connectors.smpp.ids import Conversion, ReceiptIds
+from smsgate.connectors.smpp.pace import Pace
+from smsgate.connectors.smpp.pdu import DeliverSm, PduError, Status, SubmitSm, SubmitSmResp
+from smsgate.connectors.smpp.receipts import ParsedReceipt, is_receipt, parse_receipt
+from smsgate.connectors.smpp.session import (
+    BadResponse,
+    ResponseTimeout,
+    Role,
+    Session,
+    SessionClosed,
+    SessionSettings,
+)
+from smsgate.connectors.smpp.submit import DataCoding, LongMessages, SubmitBuilder
+from smsgate.kit.time import utcnow
+
+__all__ = ["SmppConnector"]
+
+log = structlog.get_logger(__name__)
+
+THROTTLING = frozenset({Status.THROTTLED, Status.MSGQFUL})
+RETRYABLE = frozenset({Status.SYSERR, Status.X_T_APPN, Status.INVBNDSTS})
+_PART_RETRIES = 3
+
+
+class SmppConnector:
+    """An SMPP 3.4 upstream: ``binds`` sessions (transceivers, or transmitters and one
+    receiver), ``window`` submit_sm outstanding on each, ``tps`` parts a second in all."""
+
+    def __init__(
+        self,
+        name: str,
+        host: str,
+        port: int,
+        system_id: str,
+        password: str,
+        system_type: str = "",
+        binds: int = 1,
+        window: int = 10,
+        tps: float | None = None,
+        long_messages: Literal["udh", "sar", "payload"] = "udh",
+        data_coding: Literal["gsm7", "latin1", "ucs2"] = "gsm7",
+        registered_delivery: bool = True,
+        *,
+        bind_mode: Literal["transceiver", "transmitter_receiver"] = "transceiver",
+        validity_seconds: int | None = None,
+        receipt_ids: Literal["auto", "same", "dec_to_hex", "hex_to_dec"] = "auto",
+        response_timeout: float = 10.0,
+        enquire_link_interval: float = 30.0,
+        connect_timeout: float = 10.0,
+        reconnect_min: float = 1.0,
+        reconnect_max: float = 60.0,
+        bind_wait: float = 5.0,
+        receipt_linger: float = 0.05,
+        receipt_hold: float = 10.0,
+    ) -> None:
+        if binds < 1 or window < 1:
+            raise ValueError("binds and window must be at least 1")
+        if bind_mode not in ("transceiver", "transmitter_receiver"):
+            raise ValueError(f"unknown bind_mode {bind_mode!r}")
+        self.name = name
+        self.settings = SessionSettings(
+            host=host,
+            port=port,
+            system_id=system_id,
+            password=password,
+            system_type=system_type,
+            window=window,
+            response_timeout=response_timeout,
+            enquire_link_interval=enquire_link_interval,
+            connect_timeout=connect_timeout,
+            reconnect_min=reconnect_min,
+            reconnect_max=reconnect_max,
+        )
+        self.binds = binds
+        self.bind_mode = bind_mode
+        self.builder = SubmitBuilder(
+            data_coding=DataCoding(data_coding),
+            long_messages=LongMessages(long_messages),
+            registered_delivery=registered_delivery,
+            validity_seconds=validity_seconds,
+        )
+        self.pace = Pace(tps)
+        self.ids = ReceiptIds(None if receipt_ids == "auto" else Conversion(receipt_ids))
+        self.bind_wait = bind_wait
+        self.receipt_linger = receipt_linger
+        self.receipt_hold = receipt_hold
+        self.sessions: list[Session] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._bound = asyncio.Event()
+        self._sink: ReceiptSink | None = None
+        self._ready: list[Receipt] = []
+        self._held: list[tuple[float, ParsedReceipt]] = []
+        self._first_ready_at = 0.0
+        self._receipts_due = asyncio.Event()
+        self._log = log.bind(connector=name)
+
+    # --- Connector protocol ---------------------------------------------------------------
+
+    async def start(self, receipts: ReceiptSink) -> None:
+        """Start the sessions and return; they bind (and rebind) in the background."""
+        self._sink = receipts
+        if self.bind_mode == "transceiver":
+            roles = [Role.TRANSCEIVER] * self.binds
+        else:
+            roles = [Role.TRANSMITTER] * self.binds + [Role.RECEIVER]
+        self.sessions = [
+            Session(self.settings, role, f"{self.name}#{i}", self._on_deliver, self._on_state)
+            for i, role in enumerate(roles)
+        ]
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(s.run()) for s in self.sessions]
+        self._tasks.append(loop.create_task(self._report()))
+
+    async def stop(self) -> None:
+        """Unbind every session, then hand the receipts still held to the sink."""
+        await asyncio.gather(*(s.stop() for s in self.sessions))
+        runs, reporter = self._tasks[:-1], self._tasks[-1:]
+        if runs:
+            _, late = await asyncio.wait(runs, timeout=5.0)
+            for task in late:
+                task.cancel()
+        for task in reporter:
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+        self._tasks = []
+        self._release_held(force=True)
+        if self._ready and self._sink is not None:
+            batch, self._ready = self._ready, []
+            try:
+                await self._sink(batch)
+            except Exception:
+                self._log.exception("receipts lost at stop", count=len(batch))
+
+    async def submit(self, batch: Sequence[OutboundMessage]) -> list[SubmitResult]:
+        return list(await asyncio.gather(*(self._submit(m) for m in batch)))
+
+    def recover(self, parts: Sequence[tuple[str, str]]) -> None:
+        """Parts still waiting for a receipt (after a restart): their ids help learn how
+        this SMSC writes ids in receipts."""
+        self.ids.remember(uid for uid, _ in parts)
+
+    def health(self) -> dict[str, object]:
+        return {
+            "binds": len(self.sessions),
+            "bound": sum(s.bound for s in self.sessions),
+            "in_flight": sum(s.in_flight for s in self.sessions),
+            "window": self.settings.window
+            * sum(s.role is not Role.RECEIVER for s in self.sessions),
+            "throttles": self.pace.throttles,
+            "receipt_ids": self.ids.conversion or "learning",
+            "last_error": next((s.last_error for s in self.sessions if s.last_error), None),
+        }
+
+    # --- submitting -----------------------------------------------------------------------
+
+    def _on_state(self) -> None:
+        if any(s.can_submit for s in self.sessions):
+            self._bound.set()
+        else:
+            self._bound.clear()
+
+    async def _session(self) -> Session | None:
+        if not self._bound.is_set():
+            try:
+                await asyncio.wait_for(self._bound.wait(), self.bind_wait)
+            except TimeoutError:
+                return None
+        ready = [s for s in self.sessions if s.can_submit]
+        return min(ready, key=lambda s: s.load) if ready else None
+
+    async def _send(self, session: Session, pdu: SubmitSm) -> SubmitSmResp:
+        await session.acquire()
+        try:
+            await self.pace.wait()
+            resp = await session.request(pdu)
+        finally:
+            session.release()
+        if isinstance(resp, SubmitSmResp):
+            return resp
+        if resp.status == Status.OK:  # generic_nack with no error: nonsense
+            raise BadResponse(f"{type(resp).__name__} to submit_sm")
+        return SubmitSmResp(resp.sequence, resp.status)
+
+    async def _submit(self, msg: OutboundMessage) -> SubmitResult:
+        def transient(code: str) -> SubmitResult:
+            return SubmitResult(msg.id, Outcome.TRANSIENT, error_code=code)
+
+        try:
+            pdus = self.builder.build(msg)
+        except ValueError as exc:  # EncodeError, or a character gsm.encode refuses
+            self._log.info("message not encodable", message_id=msg.id, error=str(exc))
+            return SubmitResult(msg.id, Outcome.PERMANENT, error_code="smpp_encode")
+        session = await self._session()
+        if session is None:
+            return transient("smpp_not_bound")
+        ids: list[str] = []
+        for index, pdu in enumerate(pdus):
+            retries = 0
+            while True:
+                try:
+                    resp = await self._send(session, pdu)
+                except PduError as exc:
+                    self._log.info("message not encodable", message_id=msg.id, error=str(exc))
+                    return SubmitResult(msg.id, Outcome.PERMANENT, error_code="smpp_encode")
+                except SessionClosed:
+                    return transient("smpp_connection_lost")
+                except ResponseTimeout:
+                    return transient("smpp_timeout")
+                except BadResponse:
+                    return transient("smpp_bad_response")
+                status = resp.status
+                if status == Status.OK:
+                    ids.append(self._upstream_id(resp.message_id))
+                    break
+                code = f"smpp_{status:#04x}"
+                if status in THROTTLING:
+                    self.pace.throttled()
+                    if index > 0 and retries < _PART_RETRIES:
+                        retries += 1
+                        continue
+                    return transient(code)
+                if status in RETRYABLE:
+                    if status == Status.INVBNDSTS:
+                        session.abort()
+                    return transient(code)
+                return SubmitResult(msg.id, Outcome.PERMANENT, error_code=code)
+        return SubmitResult(msg.id, Outcome.SUBMITTED, tuple(ids))
+
+    def _upstream_id(self, raw: str) -> str:
+        uid = self.ids.submitted(raw)
+        if not uid:
+            # No id, no receipt can match; a unique placeholder keeps the part apart.
+            self._log.warning("submit_sm_resp without message_id")
+            uid = f"noid-{uuid.uuid4().hex}"
+        return uid
+
+    # --- receipts -------------------------------------------------------------------------
+
+    def _on_deliver(self, pdu: DeliverSm) -> None:
+        if not is_receipt(pdu):
+            self._log.info(
+                "inbound message ignored (MO is not handled yet)",
+                source=pdu.source_addr,
+                destination=pdu.destination_addr,
+                octets=len(pdu.text_bytes()),
+            )
+            return
+        parsed = parse_receipt(pdu)
+        if parsed is None:
+            self._log.warning("receipt without a message id", esm_class=pdu.esm_class)
+            return
+        if parsed.status is None:
+            return  # ACCEPTD, ENROUTE, UNKNOWN: not final
+        loop = asyncio.get_running_loop()
+        uid = self.ids.receipt(parsed.message_id)
+        if uid is None:
+            self._held.append((loop.time() + self.receipt_hold, parsed))
+        else:
+            self._queue(uid, parsed)
+        self._receipts_due.set()
+
+    def _queue(self, uid: str, parsed: ParsedReceipt) -> None:
+        assert parsed.status is not None
+        if not self._ready:
+            self._first_ready_at = asyncio.get_running_loop().time()
+        self._ready.append(Receipt(self.name, uid, parsed.status, parsed.error_code, utcnow()))
+
+    def _release_held(self, *, force: bool = False) -> None:
+        if not self._held:
+            return
+        now = asyncio.get_running_loop().time()
+        still: list[tuple[float, ParsedReceipt]] = []
+        for deadline, parsed in self._held:
+            uid = self.ids.receipt(parsed.message_id)
+            if uid is None and (force or now >= deadline):
+                uid = self.ids.fallback(parsed.message_id)
+                self._log.info("receipt id taken as is", upstream_id=uid)
+            if uid is None:
+                still.append((deadline, parsed))
+            else:
+                self._queue(uid, parsed)
+        self._held = still
+
+    async def _report(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._receipts_due.wait()
+            start = self._first_ready_at if self._ready else loop.time()
+            linger = start + self.receipt_linger - loop.time()
+            if linger > 0:
+                await asyncio.sleep(linger)
+            self._receipts_due.clear()
+            self._release_held()
+            if self._held:
+                self._receipts_due.set()  # look at them again after another linger
+            batch, self._ready = self._ready, []
+            if not batch or self._sink is None:
+                continue
+            try:
+                await self._sink(batch)
+            except Exception:
+                # Not recorded: keep them in front and try again shortly.
+                self._log.exception("receipts not recorded; retrying", count=len(batch))
+                self._ready[:0] = batch
+                self._receipts_due.set()
+                await asyncio.sleep(1.0)
