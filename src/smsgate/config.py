@@ -59,6 +59,24 @@ class Settings(BaseSettings):
     invoice_font_bold: Path = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
     invoice_tax_rate: Decimal = Field(Decimal(0), ge=0, lt=1)
 
+    # webhooks
+    webhooks_allow_private: bool = Field(
+        False,
+        description="Allow callback URLs on private, loopback, link-local or reserved addresses.",
+    )
+    webhooks_timeout_seconds: float = Field(10.0, gt=0, description="Limit of one attempt.")
+    webhooks_concurrency: int = Field(32, ge=1, description="Requests in flight per process.")
+    webhooks_batch: int = Field(100, ge=1, description="Deliveries per claim.")
+    webhooks_lease_seconds: int = Field(
+        60, ge=5, description="A claimed delivery's lease; longer than one attempt can take."
+    )
+    webhooks_idle_seconds: float = Field(0.5, gt=0, description="Wait between empty polls.")
+    webhooks_retry_base_seconds: float = Field(10.0, gt=0, description="First retry delay.")
+    webhooks_retry_max_seconds: float = Field(3600.0, gt=0, description="Cap of a retry delay.")
+    webhooks_retry_hours: float = Field(
+        24.0, gt=0, description="How long a delivery is retried before it is marked failed."
+    )
+
     # seed surfaces
     devsms_default_sender: str = Field("4546", description="devsms.uz's `from` when omitted")
     smsgic_calculate_per_minute: int = Field(3000, ge=1, description="SMSgic calculate limit")

@@ -11,6 +11,7 @@ from smsgate.pricing.models import ConnectorCostPlan, PricePlan, Rate
 from smsgate.routing.models import Route
 from smsgate.senders.models import Sender
 from smsgate.templates.models import MessageTemplate, PasswordObject
+from smsgate.webhooks.models import WebhookAttempt, WebhookDelivery
 
 __all__ = [
     "Account",
@@ -33,4 +34,6 @@ __all__ = [
     "Route",
     "Sender",
     "Sending",
+    "WebhookAttempt",
+    "WebhookDelivery",
 ]

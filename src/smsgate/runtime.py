@@ -12,6 +12,7 @@ from smsgate.config import Settings
 from smsgate.db import Database
 from smsgate.dispatch.dispatcher import Dispatcher
 from smsgate.messaging.service import SendService
+from smsgate.webhooks.worker import WebhookWorker
 
 log = structlog.get_logger(__name__)
 
@@ -22,8 +23,10 @@ class Runtime:
         self.db = Database(settings.database_url)
         self.auth = Authenticator(self.db)
         self.dispatcher: Dispatcher | None = None
+        self.webhooks: WebhookWorker | None = None
         if dispatch:
             self.dispatcher = Dispatcher(self.db, settings)
+            self.webhooks = WebhookWorker(self.db, settings)
         self.sends = SendService(
             self.db, settings, on_accept=self.dispatcher.wake if self.dispatcher else None
         )
@@ -33,6 +36,8 @@ class Runtime:
         await self.sends.start()
         if self.dispatcher is not None:
             await self.dispatcher.start()
+        if self.webhooks is not None:
+            await self.webhooks.start()
         self._flusher = asyncio.get_running_loop().create_task(self._flush_usage())
 
     async def stop(self) -> None:
@@ -43,6 +48,8 @@ class Runtime:
         await self.sends.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
+        if self.webhooks is not None:  # after the dispatcher, whose last writes queue events
+            await self.webhooks.stop()
         await asyncio.to_thread(self.auth.flush_usage)
         self.db.dispose()
 

@@ -37,6 +37,10 @@ class Account(Base):
     language: Mapped[str] = mapped_column(String(5), default="en")  # invoices and dashboard
     billing_details: Mapped[str] = mapped_column(Text, default="")  # legal name, address, VAT no.
     email: Mapped[str] = mapped_column(String(200), default="")
+    # webhooks: the default URL for status callbacks, and the HMAC key that signs them
+    # (kept as is, since signing needs it; shown to the customer only when it is made)
+    webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    webhook_secret: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

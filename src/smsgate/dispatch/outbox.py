@@ -30,6 +30,7 @@ from smsgate.messaging.models import Message, MessagePart, Sending, messages_tab
 from smsgate.messaging.status import FINAL, MessageStatus, SendingStatus
 from smsgate.pricing.models import ConnectorCostPlan
 from smsgate.pricing.service import rate_books
+from smsgate.webhooks import events as webhook_events
 
 DUE = (MessageStatus.SCHEDULED, MessageStatus.QUEUED)
 _messages = messages_table
@@ -48,6 +49,10 @@ class Claimed:
     account_id: int = 0
     country: str = ""
     requested_type: str = "default"
+    # for the ``submitted`` webhook (webhooks.events)
+    request_id: str = ""
+    surface: str = "native"
+    callback_url: str | None = None
 
 
 def claim(
@@ -96,6 +101,9 @@ def claim(
             Message.account_id,
             Message.country,
             Message.requested_type,
+            Message.request_id,
+            Message.surface,
+            Message.callback_url,
         ),
         execution_options={"synchronize_session": False},
     ).all()
@@ -111,8 +119,8 @@ def claim(
             execution_options={"synchronize_session": False},
         )
     return [
-        Claimed(OutboundMessage(i, m, s, t, p, e), sid, c, a, v, mcc, mnc, acc, cc, rt)
-        for i, m, s, t, p, e, sid, c, a, v, mcc, mnc, acc, cc, rt in rows
+        Claimed(OutboundMessage(i, m, s, t, p, e), sid, c, a, v, mcc, mnc, acc, cc, rt, rid, sf, cb)
+        for i, m, s, t, p, e, sid, c, a, v, mcc, mnc, acc, cc, rt, rid, sf, cb in rows
     ]
 
 
@@ -201,7 +209,9 @@ def record_submits(
             ).scalars()
         )
         mine = [r for r in submitted if r.message_id in owned]
-        _record_cost(session, connector, [c for c in claimed if c.message.id in owned])
+        sent = [c for c in claimed if c.message.id in owned]
+        _record_cost(session, connector, sent)
+        webhook_events.enqueue(session, [_submitted(c, now) for c in sent], now)
         parts = [
             {
                 "message_id": r.message_id,
@@ -251,6 +261,23 @@ def record_submits(
             [(r.message_id, MessageStatus.REJECTED, r.error_code or "rejected") for r in permanent],
             now,
         )
+
+
+def _submitted(c: Claimed, now: datetime) -> webhook_events.StatusChange:
+    return webhook_events.StatusChange(
+        message_id=c.message.id,
+        account_id=c.account_id,
+        request_id=c.request_id,
+        surface=c.surface,
+        msisdn=c.message.msisdn,
+        sending_id=c.sending_id,
+        callback_url=c.callback_url,
+        status=MessageStatus.SUBMITTED,
+        error_code=None,
+        created_at=c.created_at,
+        submitted_at=now,
+        done_at=None,
+    )
 
 
 def _record_cost(session: Session, connector: str, sent: Sequence[Claimed]) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -29,6 +30,7 @@ from smsgate.messaging.status import (
     SendingStatus,
 )
 from smsgate.pricing.models import PricePlan
+from smsgate.webhooks import events as webhook_events
 
 CANCELLABLE = (MessageStatus.SCHEDULED, MessageStatus.QUEUED)
 
@@ -78,6 +80,34 @@ def refund(session: Session, refunds: Iterable[Refund], reason: str, now: dateti
         )
 
 
+# What a webhook needs beyond the columns a status change already reads (webhooks.events).
+_EVENT_COLUMNS = (
+    Message.request_id,
+    Message.surface,
+    Message.msisdn,
+    Message.callback_url,
+    Message.created_at,
+    Message.submitted_at,
+)
+
+
+def _change(row: Any, status: str, error: str | None, now: datetime) -> webhook_events.StatusChange:
+    return webhook_events.StatusChange(
+        message_id=row.id,
+        account_id=row.account_id,
+        request_id=row.request_id,
+        surface=row.surface,
+        msisdn=row.msisdn,
+        sending_id=row.sending_id,
+        callback_url=row.callback_url,
+        status=status,
+        error_code=error,
+        created_at=row.created_at,
+        submitted_at=row.submitted_at,
+        done_at=now,
+    )
+
+
 def finalize(
     session: Session,
     changes: Sequence[tuple[int, MessageStatus, str | None]],
@@ -96,7 +126,7 @@ def finalize(
     wanted = {mid: (status, error) for mid, status, error in changes}
     pending = [s.value for s in PENDING]
     rows = session.execute(
-        select(Message.id, Message.account_id, Message.price, Message.sending_id)
+        select(Message.id, Message.account_id, Message.price, Message.sending_id, *_EVENT_COLUMNS)
         .where(Message.id.in_(list(wanted)), Message.status.in_(pending))
         .with_for_update()  # PostgreSQL: a racing cancel waits; SQLite holds the db lock anyway
     ).all()
@@ -117,12 +147,14 @@ def finalize(
             lease_until=None,
             next_attempt_at=None,
         ),
-        [
-            {"b_id": mid, "b_status": wanted[mid][0], "b_error": wanted[mid][1]}
-            for mid, _, _, _ in rows
-        ],
+        [{"b_id": mid, "b_status": wanted[mid][0], "b_error": wanted[mid][1]} for mid, *_ in rows],
     )
-    generous = refunds_undeliverable(session, {acc for _, acc, _, _ in rows})
+    webhook_events.enqueue(
+        session,
+        [_change(r, wanted[r.id][0], wanted[r.id][1], now) for r in rows],
+        now,
+    )
+    generous = refunds_undeliverable(session, {r.account_id for r in rows})
 
     def refunded(mid: int, account_id: int) -> bool:
         status = wanted[mid][0]
@@ -134,11 +166,15 @@ def finalize(
 
     refund(
         session,
-        [Refund(acc, mid, price) for mid, acc, price, _ in rows if price and refunded(mid, acc)],
+        [
+            Refund(r.account_id, r.id, r.price)
+            for r in rows
+            if r.price and refunded(r.id, r.account_id)
+        ],
         "unsent",
         now,
     )
-    complete_sendings(session, {sid for _, _, _, sid in rows if sid is not None}, now)
+    complete_sendings(session, {r.sending_id for r in rows if r.sending_id is not None}, now)
     return len(rows)
 
 
@@ -204,10 +240,17 @@ def cancel_messages(
             done_at=now,
             updated_at=now,
             next_attempt_at=None,
-        ).returning(Message.id, Message.price),
+        ).returning(
+            Message.id, Message.price, Message.account_id, Message.sending_id, *_EVENT_COLUMNS
+        ),
         execution_options={"synchronize_session": False},
     ).all()
-    refund(session, [Refund(account_id, mid, price) for mid, price in rows], "cancelled", now)
+    webhook_events.enqueue(
+        session,
+        [_change(r, MessageStatus.CANCELLED, "cancelled", now) for r in rows],
+        now,
+    )
+    refund(session, [Refund(account_id, r.id, r.price) for r in rows], "cancelled", now)
     return len(rows)
 
 

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from smsgate.errors import InvalidRequest
 from smsgate.messaging.segments import SegmentCount, count_segments
 from smsgate.numbering import Destination, InvalidNumber, resolve
+from smsgate.webhooks.ssrf import literal_refusal
 
 ALPHA_SENDER = re.compile(r"^[A-Za-z0-9 .\-_&]{1,11}$")
 NUMERIC_SENDER = re.compile(r"^\+?\d{1,15}$")
@@ -89,7 +90,7 @@ def check_sender(sender: str) -> str:
     return sender
 
 
-def check_callback_url(url: str | None) -> str | None:
+def check_callback_url(url: str | None, *, allow_private: bool = False) -> str | None:
     if url is None or url == "":
         return None
     parts = urlsplit(url)
@@ -98,6 +99,15 @@ def check_callback_url(url: str | None) -> str | None:
             f"callback_url {url[:100]!r} is not an http(s) URL",
             field="callback_url",
             code="invalid_callback_url",
+        )
+    # Literal addresses only: no DNS on this path. Names are checked when the webhook
+    # connects (smsgate.webhooks.ssrf).
+    refused = None if allow_private else literal_refusal(parts.hostname)
+    if refused is not None:
+        raise InvalidRequest(
+            f"callback_url points to a {refused}; callbacks only go to public addresses",
+            field="callback_url",
+            code="callback_url_not_public",
         )
     return url
 
@@ -129,7 +139,13 @@ def resolve_all(recipients: list[str], max_recipients: int) -> list[Destination]
     return destinations
 
 
-def prepare(request: SendRequest, *, max_parts: int, max_recipients: int) -> PreparedSend:
+def prepare(
+    request: SendRequest,
+    *,
+    max_parts: int,
+    max_recipients: int,
+    allow_private_callbacks: bool = False,
+) -> PreparedSend:
     if not request.text:
         raise InvalidRequest("the message text is empty", field="text", code="text_required")
     segments = count_segments(request.text)
@@ -140,7 +156,9 @@ def prepare(request: SendRequest, *, max_parts: int, max_recipients: int) -> Pre
             code="too_many_parts",
         )
     request.sender = check_sender(request.sender)
-    request.callback_url = check_callback_url(request.callback_url)
+    request.callback_url = check_callback_url(
+        request.callback_url, allow_private=allow_private_callbacks
+    )
     if request.requested_type not in ROUTE_TYPES:
         raise InvalidRequest(
             f"type must be one of {', '.join(sorted(ROUTE_TYPES))}",

@@ -48,7 +48,10 @@ class SendService:
 
     def _prepare(self, request: SendRequest) -> PreparedSend:
         return prepare(
-            request, max_parts=self.settings.max_parts, max_recipients=self.settings.max_recipients
+            request,
+            max_parts=self.settings.max_parts,
+            max_recipients=self.settings.max_recipients,
+            allow_private_callbacks=self.settings.webhooks_allow_private,
         )
 
     def _accept(self, batch: Sequence[PreparedSend]) -> list[Outcome]:

@@ -2,12 +2,13 @@
 
 from fastapi import APIRouter
 
-from smsgate.surfaces.native import _account, _invoices, _messages, _sendings
+from smsgate.surfaces.native import _account, _invoices, _messages, _sendings, _webhooks
 
 router = APIRouter()
 router.include_router(_messages.router)
 router.include_router(_account.router)
 router.include_router(_sendings.router)
 router.include_router(_invoices.router)
+router.include_router(_webhooks.router)
 
 __all__ = ["router"]

@@ -1,0 +1,133 @@
+"""Status-change events, written to the webhook outbox in the transaction of the change.
+
+``lifecycle.finalize``, ``lifecycle.cancel_messages`` and ``outbox.record_submits`` pass the
+rows they already hold (``StatusChange``); ``enqueue`` keeps those with a URL (the message's
+``callback_url``, else the account's default) and inserts them with one statement, after at
+most one read of the accounts' default URLs. So a committed status change always has its
+webhook, and a rolled-back one never does. Acceptance (``queued``/``scheduled``) writes no
+event: the first one a message produces is ``submitted`` (or a final status).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import msgspec
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from smsgate.accounts.models import Account
+from smsgate.messaging.status import MessageStatus
+from smsgate.webhooks.models import DeliveryStatus, deliveries_table
+
+EVENT = "message.status"
+S = MessageStatus
+
+# Each seed surface's names for a status; surfaces not listed (native, smsgic) use the
+# canonical names. These mirror the surfaces' own tables (``surfaces.devsms.STATUSES``,
+# ``surfaces.smsby._transport.SMS_STATUS``), which the core may not import; a test checks
+# that they agree.
+SURFACE_STATUSES: dict[str, dict[str, str]] = {
+    "devsms": {
+        S.SCHEDULED: "waiting",
+        S.QUEUED: "waiting",
+        S.SUBMITTED: "ACCEPTED",
+        S.DELIVERED: "DELIVERED",
+        S.UNDELIVERABLE: "UNDELIVERABLE",
+        S.REJECTED: "REJECTED",
+        S.CANCELLED: "REJECTED",
+    },
+    "smsby": {
+        S.SCHEDULED: "NEW",
+        S.QUEUED: "NEW",
+        S.SUBMITTED: "SENT",
+        S.DELIVERED: "DELIVERED",
+        S.UNDELIVERABLE: "UNDELIVERED",
+        S.REJECTED: "UNDELIVERED",
+        S.CANCELLED: "UNDELIVERED",
+    },
+}
+
+_encoder = msgspec.json.Encoder()
+
+
+def surface_status(surface: str, status: str) -> str:
+    return SURFACE_STATUSES.get(surface, {}).get(status, status)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    message_id: int
+    account_id: int
+    request_id: str
+    surface: str
+    msisdn: str
+    sending_id: int | None
+    callback_url: str | None
+    status: str
+    error_code: str | None
+    created_at: datetime
+    submitted_at: datetime | None
+    done_at: datetime | None
+
+
+def payload(change: StatusChange, at: datetime) -> str:
+    return _encoder.encode(
+        {
+            "event": EVENT,
+            "message_id": change.message_id,
+            "request_id": change.request_id,
+            "sending_id": change.sending_id,
+            "to": change.msisdn,
+            "status": change.status,
+            "surface": change.surface,
+            "surface_status": surface_status(change.surface, change.status),
+            "error_code": change.error_code,
+            "occurred_at": at,
+            "created_at": change.created_at,
+            "submitted_at": change.submitted_at,
+            "done_at": change.done_at,
+        }
+    ).decode()
+
+
+def enqueue(session: Session, changes: Sequence[StatusChange], now: datetime) -> int:
+    """Queue a delivery for every change that has somewhere to go; returns how many."""
+    if not changes:
+        return 0
+    need_default = {c.account_id for c in changes if not c.callback_url}
+    defaults: dict[int, str] = {}
+    if need_default:
+        defaults = {
+            account_id: url
+            for account_id, url in session.execute(
+                select(Account.id, Account.webhook_url).where(
+                    Account.id.in_(need_default), Account.webhook_url.is_not(None)
+                )
+            )
+            if url
+        }
+    rows = []
+    for change in changes:
+        url = change.callback_url or defaults.get(change.account_id)
+        if not url:
+            continue
+        rows.append(
+            {
+                "account_id": change.account_id,
+                "message_id": change.message_id,
+                "event": EVENT,
+                "url": url,
+                "payload": payload(change, now),
+                "status": DeliveryStatus.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "queued_at": now,
+                "created_at": now,
+            }
+        )
+    if rows:
+        session.execute(insert(deliveries_table), rows)
+    return len(rows)
