@@ -327,3 +327,69 @@ def test_cli_token_and_money_actions_are_audited(tmp_path: Path) -> None:
         ("token.revoke", f"token:{token_id}"),
         ("account.topup", f"account:{customer.account_id}"),
     ]
+
+
+def test_connectors_and_routes_commands(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'routes.db'}"
+    env = {**os.environ, "SMSGATE_DATABASE_URL": url}
+    smsgate = str(Path(sys.executable).with_name("smsgate"))
+
+    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([smsgate, *args], env=env, capture_output=True, text=True)
+        assert (done.returncode == 0) == ok, done.stderr
+        assert "Traceback" not in done.stderr
+        return done
+
+    run(
+        "connectors",
+        "add",
+        "--name",
+        "carrier",
+        "--kind",
+        "smpp",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "2775",
+        "--system-id",
+        "me",
+        "--password",
+        "s3cret",
+        "--window",
+        "50",
+        "--option",
+        "long_messages=sar",
+    )
+    run("connectors", "add", "--name", "sim2", "--kind", "simulator", "--delay", "0.1")
+    listed = json.loads(run("connectors", "list", "--json").stdout)
+    assert {c["name"] for c in listed} == {"carrier", "sim2"}
+    assert "s3cret" not in json.dumps(listed)
+    carrier = next(c for c in listed if c["name"] == "carrier")
+    assert carrier["options"]["window"] == 50 and carrier["options"]["long_messages"] == "sar"
+    assert carrier["has_secret"] is True
+    run("connectors", "add", "--name", "x", "--kind", "pigeon", ok=False)
+    run("connectors", "add", "--name", "y", "--kind", "smpp", ok=False)  # no host
+    run(
+        "routes",
+        "add",
+        "--connector",
+        "carrier:3,sim2",
+        "--strategy",
+        "weighted",
+        "--country",
+        "lv",
+        "--priority",
+        "10",
+    )
+    run("routes", "add", "--connector", "sim2")
+    routes = json.loads(run("routes", "list", "--json").stdout)
+    assert [(r["connectors"], r["country"], r["strategy"]) for r in routes] == [
+        ("carrier:3,sim2", "LV", "weighted"),
+        ("sim2", None, "priority"),
+    ]
+    run("routes", "add", "--connector", "a:0", ok=False)
+    run("routes", "remove", str(routes[0]["id"]))
+    run("routes", "remove", "999", ok=False)
+    run("connectors", "remove", "carrier")
+    run("connectors", "remove", "carrier", ok=False)
+    assert [c["name"] for c in json.loads(run("connectors", "list", "--json").stdout)] == ["sim2"]

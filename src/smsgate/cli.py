@@ -328,10 +328,19 @@ def connectors_add(
     delay: Annotated[float, typer.Option(help="simulator: seconds before the receipt")] = 0.5,
     undeliverable: Annotated[str, typer.Option(help="simulator: numbers (regex)")] = "",
     rejected: Annotated[str, typer.Option(help="simulator: numbers (regex)")] = "",
+    option: Annotated[
+        list[str] | None,
+        typer.Option(help="KEY=VALUE for HTTP providers and extra SMPP settings; repeatable"),
+    ] = None,
+    secret: Annotated[str, typer.Option(help="API key or token (stored, never shown)")] = "",
 ) -> None:
     """Add an upstream connector; running dispatchers start it within seconds."""
     options: dict[str, object]
-    if kind == "smpp":
+    extra = dict(_key_value(o) for o in option or [])
+    password = password or secret
+    if kind not in ("smpp", "simulator"):
+        options = extra
+    elif kind == "smpp":
         options = {
             "host": host,
             "port": port,
@@ -343,6 +352,8 @@ def connectors_add(
         }
     else:
         options = {"delay": delay, "undeliverable": undeliverable, "rejected": rejected}
+    if kind in ("smpp", "simulator"):
+        options.update(extra)
 
     def add(session: Session) -> None:
         add_connector(session, name, kind, options, password)
@@ -350,6 +361,16 @@ def connectors_add(
 
     in_transaction(add)
     typer.echo(f"connector {name!r} ({kind}) added")
+
+
+def _key_value(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise fail(f"--option {text!r} is not KEY=VALUE")
+    number = value.strip()
+    if number.isdigit():
+        return key.strip(), int(number)
+    return key.strip(), value
 
 
 @connectors_app.command("list")

@@ -116,7 +116,7 @@ def test_unknown_and_foreign_ids_are_404(db: Database, client: httpx.Client) -> 
         "sending_not_found",
     )
     assert client.get("/v1/messages", headers=bob.headers).json()["messages"] == []
-    _problem(client.get("/v1/nothing-here", headers=alice.headers), 404, "no_route")
+    _problem(client.get("/v1/nothing-here", headers=alice.headers), 404, "unknown_path")
 
 
 def test_insufficient_balance_refuses_the_whole_send(db: Database, client: httpx.Client) -> None:

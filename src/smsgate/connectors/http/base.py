@@ -64,11 +64,23 @@ class HttpProvider:
                     result = await self.send_one(msg)
                 except httpx.HTTPError as exc:  # network trouble: try again later
                     self.last_error = f"{type(exc).__name__}: {exc}"
+                    self._mark_down()
                     return SubmitResult(msg.id, Outcome.TRANSIENT, error_code="http_unreachable")
-                self.healthy = result.outcome is not Outcome.TRANSIENT or self.healthy
+                if result.outcome is not Outcome.TRANSIENT:
+                    self.healthy = True
                 return result
 
         return list(await asyncio.gather(*(one(m) for m in batch)))
+
+    def _mark_down(self, retry_after: float = 30.0) -> None:
+        """Unreachable: routing fails over to other connectors, and after ``retry_after``
+        seconds this one is offered messages again (a send that works keeps it up)."""
+        if self.healthy:
+            self.healthy = False
+            asyncio.get_running_loop().call_later(retry_after, self._revive)
+
+    def _revive(self) -> None:
+        self.healthy = True
 
     async def send_one(self, msg: OutboundMessage) -> SubmitResult:
         raise NotImplementedError

@@ -177,6 +177,11 @@ class SmppConnector:
         this SMSC writes ids in receipts."""
         self.ids.remember(uid for uid, _ in parts)
 
+    @property
+    def healthy(self) -> bool:
+        """Routing fails over to the next connector while no bind can submit."""
+        return any(s.can_submit for s in self.sessions)
+
     def health(self) -> dict[str, object]:
         return {
             "binds": len(self.sessions),

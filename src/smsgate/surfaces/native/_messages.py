@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from smsgate.accounts.service import Principal
-from smsgate.errors import InvalidRequest
+from smsgate.errors import Forbidden, InvalidRequest
 from smsgate.kit.money import format_amount
 from smsgate.kit.time import utcnow
 from smsgate.messaging import queries
@@ -72,7 +72,7 @@ async def send_messages(request: Request) -> Response:
     rt = runtime(request)
     principal = rt.auth.principal(bearer(request))
     if principal.account_id is None:
-        raise InvalidRequest("this route needs a customer token", code="customer_only")
+        raise Forbidden("this route needs a customer token", code="customer_only")
     raw = await read_body(request)
     try:
         body = _decoder.decode(raw)
