@@ -68,7 +68,9 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
         if isinstance(exc.__cause__, SmsgateError):  # FastAPI wraps errors raised reading a body
             return render_error(request, exc.__cause__)
         if exc.status_code == 404:
-            return render_error(request, NotFound(f"there is no endpoint {request.url.path}", code="unknown_path"))
+            return render_error(
+                request, NotFound(f"there is no endpoint {request.url.path}", code="unknown_path")
+            )
         error = SmsgateError(str(exc.detail), code="http_error")
         error.status = exc.status_code
         return render_error(request, error)

@@ -1,0 +1,129 @@
+"""Infobip SMS API as an upstream.
+
+Send: ``POST {base_url}/sms/2/text/advanced`` (``base_url`` is the account's own
+``https://xxxxx.api.infobip.com``) with ``Authorization: App <API key>`` (the connector's
+secret) and JSON ``{"messages": [{"from", "destinations": [{"to"}], "text", "notifyUrl",
+"notifyContentType"}]}``; ``to`` is the international number without '+'. The answer lists
+each destination with its ``messageId`` and a status object (``groupName`` PENDING when
+accepted, REJECTED when refused on the spot). Request errors answer
+``{"requestError": {"serviceException": {"messageId", "text"}}}``.
+
+Receipts: Infobip POSTs delivery reports to ``notifyUrl`` as JSON ``{"results": [{"messageId",
+"status": {"groupName", "name", ...}, "error": {"name", "id", ...}, ...}]}``, several reports
+per request. Infobip splits long texts itself (``smsCount``) and reports one message: smsgate
+records it as one part.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import httpx
+import structlog
+
+from smsgate.connectors.base import OutboundMessage, Outcome, Receipt, SubmitResult
+from smsgate.connectors.http import register
+from smsgate.connectors.http.base import HttpProvider, http_status_outcome
+from smsgate.kit.time import utcnow
+from smsgate.messaging.status import MessageStatus
+
+log = structlog.get_logger(__name__)
+
+# Status groups of a delivery report; PENDING (and OK) are not final. DELIVERED covers both
+# DELIVERED_TO_HANDSET and DELIVERED_TO_OPERATOR: without intermediateReport Infobip sends one
+# report per message, and for networks without handset receipts the operator one is the last.
+FINAL_GROUPS: dict[str, MessageStatus] = {
+    "DELIVERED": MessageStatus.DELIVERED,
+    "UNDELIVERABLE": MessageStatus.UNDELIVERABLE,
+    "EXPIRED": MessageStatus.UNDELIVERABLE,
+    "REJECTED": MessageStatus.REJECTED,
+}
+
+
+@register
+class InfobipProvider(HttpProvider):
+    kind: ClassVar[str] = "infobip"
+    required: ClassVar[tuple[str, ...]] = ("base_url",)
+
+    def __init__(self, name: str, options: Mapping[str, Any], secret: str = "") -> None:
+        super().__init__(name, options, secret)
+        self.sender = str(self.options.get("sender") or "")
+        self.callback_url = str(self.options.get("callback_url") or "")
+        self.url = f"{self.base_url}/sms/2/text/advanced"
+
+    def payload(self, msg: OutboundMessage) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "from": self.sender or msg.sender,
+            "destinations": [{"to": msg.msisdn.lstrip("+")}],
+            "text": msg.text,
+        }
+        if self.callback_url:
+            message["notifyUrl"] = self.callback_url
+            message["notifyContentType"] = "application/json"
+        return {"messages": [message]}
+
+    async def send_one(self, msg: OutboundMessage) -> SubmitResult:
+        assert self.client is not None, "start() the provider first"
+        response = await self.client.post(
+            self.url,
+            json=self.payload(msg),
+            headers={"Authorization": f"App {self.secret}", "Accept": "application/json"},
+        )
+        body = _json(response)
+        if not response.is_success:
+            exception = (body.get("requestError") or {}).get("serviceException") or {}
+            code = exception.get("messageId") or f"http_{response.status_code}"
+            self.last_error = f"{response.status_code} {code}: {exception.get('text', '')}"
+            outcome = http_status_outcome(response.status_code)
+            return SubmitResult(msg.id, outcome, error_code=f"infobip_{code}")
+        messages = body.get("messages")
+        sent = messages[0] if isinstance(messages, list) and messages else None
+        sent = sent if isinstance(sent, dict) else {}
+        message_id = sent.get("messageId")
+        if not isinstance(message_id, str) or not message_id:
+            self.last_error = f"{response.status_code}: no messageId in the answer"
+            return SubmitResult(msg.id, Outcome.TRANSIENT, error_code="infobip_bad_response")
+        status = sent.get("status") or {}
+        if status.get("groupName") == "REJECTED":  # e.g. REJECTED_NOT_ENOUGH_CREDITS
+            return SubmitResult(
+                msg.id, Outcome.PERMANENT, error_code=f"infobip_{status.get('name', 'REJECTED')}"
+            )
+        return SubmitResult(msg.id, Outcome.SUBMITTED, (message_id,))
+
+    @classmethod
+    def parse_callback(
+        cls, name: str, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
+    ) -> list[Receipt]:
+        try:
+            report = json.loads(body)
+        except ValueError:
+            log.warning("infobip delivery report is not JSON", connector=name)
+            return []
+        results = report.get("results") if isinstance(report, dict) else None
+        receipts: list[Receipt] = []
+        now = utcnow()
+        for result in results if isinstance(results, list) else []:
+            if not isinstance(result, dict) or not result.get("messageId"):
+                continue
+            status = result.get("status") or {}
+            final = FINAL_GROUPS.get(str(status.get("groupName", "")).upper())
+            if final is None:
+                continue
+            error_code = None
+            if final is not MessageStatus.DELIVERED:
+                error = result.get("error") or {}
+                # the error (e.g. EC_UNKNOWN_SUBSCRIBER) says why; the status name what happened
+                reason = error.get("name") if error.get("id") not in (None, 0) else None
+                error_code = f"infobip_{reason or status.get('name') or status.get('groupName')}"
+            receipts.append(Receipt(name, str(result["messageId"]), final, error_code, now))
+        return receipts
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
