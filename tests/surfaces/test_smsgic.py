@@ -469,8 +469,10 @@ def test_other_accounts_sendings_are_not_found(db: Database, client: httpx.Clien
         )
     _exact(client.get("/sendings", headers=_h(bob)), 200, {"sendings": []})
     no_route = client.get("/sendings/1/x", headers=_h(alice))
-    _exact(no_route, 404, {"message": "No route /sendings/1/x."})
-    assert no_route.content == b'{"message":"No route \\/sendings\\/1\\/x."}'  # Laravel's \/
+    _exact(no_route, 404, {"message": "There is no endpoint /sendings/1/x."})
+    assert (
+        no_route.content == b'{"message":"There is no endpoint \\/sendings\\/1\\/x."}'
+    )  # Laravel's \/
     _exact(client.delete("/balance", headers=_h(alice)), 405, {"message": "Method Not Allowed."})
     limit = "The limit must be an integer from 1 to 1000."
     _exact(
