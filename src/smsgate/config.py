@@ -77,6 +77,27 @@ class Settings(BaseSettings):
         24.0, gt=0, description="How long a delivery is retried before it is marked failed."
     )
 
+    # inbound
+    opt_out_keywords: str = Field(
+        "STOP,STOPALL,UNSUBSCRIBE,CANCEL,END,QUIT,"  # English
+        "СТОП,ОТПИСАТЬСЯ,ОТПИСКА,"  # Russian
+        "TO'XTAT,TOXTAT,"  # Uzbek (any apostrophe: ʻ ’ ‘ ʼ are read as ')
+        "STOPP,"  # German, Scandinavian
+        "ARRÊT,ARRET,"  # French
+        "ALTO,PARAR,BAJA",  # Spanish
+        description="Comma-separated first words of an inbound message that opt the number "
+        "out of the account's sends (case-insensitive).",
+    )
+    opt_in_keywords: str = Field(
+        "START,UNSTOP,SUBSCRIBE,"  # English
+        "СТАРТ,ПОДПИСАТЬСЯ,"  # Russian
+        "BOSHLASH,"  # Uzbek
+        "DÉMARRER,DEMARRER,"  # French
+        "ALTA",  # Spanish
+        description="Comma-separated first words of an inbound message that take the number "
+        "off the account's opt-out list again (case-insensitive).",
+    )
+
     # seed surfaces
     devsms_default_sender: str = Field("4546", description="devsms.uz's `from` when omitted")
     smsgic_calculate_per_minute: int = Field(3000, ge=1, description="SMSgic calculate limit")

@@ -6,6 +6,7 @@ from smsgate.billing.models import Balance, Invoice, LedgerEntry
 from smsgate.connectors.models import ConnectorConfig
 from smsgate.db import Base
 from smsgate.dispatch.models import EarlyReceipt
+from smsgate.inbound.models import InboundMessageRow, OptOut
 from smsgate.messaging.models import IdempotencyKey, Message, MessagePart, Sending
 from smsgate.pricing.models import ConnectorCostPlan, PricePlan, Rate
 from smsgate.routing.models import Route
@@ -23,11 +24,13 @@ __all__ = [
     "ConnectorCostPlan",
     "EarlyReceipt",
     "IdempotencyKey",
+    "InboundMessageRow",
     "Invoice",
     "LedgerEntry",
     "Message",
     "MessagePart",
     "MessageTemplate",
+    "OptOut",
     "PasswordObject",
     "PricePlan",
     "Rate",

@@ -237,6 +237,32 @@ class FakeSmsc:
                 ),
             )
 
+    def send_mo_from(self, source: str, destination: str, text: str, data_coding: int = 0) -> None:
+        """An inbound message from ``source`` to ``destination`` on the first connection, its
+        text encoded as ``data_coding`` says (0 GSM 03.38, 3 Latin-1, 8 UCS-2)."""
+        from smsgate.connectors.smpp.gsm import encode as gsm_encode
+
+        encoded = {
+            0: gsm_encode,
+            3: lambda t: t.encode("latin-1"),
+            8: lambda t: t.encode("utf-16-be"),
+        }[data_coding](text)
+        writer = next(iter(self._writers))
+        self._seq += 1
+        self.deliver_sent += 1
+        self._write(
+            writer,
+            DeliverSm(
+                self._seq,
+                source_addr_ton=1,
+                source_addr_npi=1,
+                source_addr=source,
+                destination_addr=destination,
+                data_coding=data_coding,
+                short_message=encoded,
+            ),
+        )
+
 
 _STATE = {
     "ENROUTE": 1,

@@ -5,6 +5,9 @@ Connector.submit(batch) -> one SubmitResult per message
     TRANSIENT  try again later (throttled, connection lost, timeout)
     PERMANENT  the upstream refused it for good (the message is rejected)
 Connector receipts -> ReceiptSink (awaited), in batches
+Connector inbound (MO) messages -> InboundSink (awaited), in batches, for connectors that
+    can receive them: they have ``set_inbound(sink)`` (``ReceivesInbound``), called before
+    ``start``
 """
 
 from __future__ import annotations
@@ -62,3 +65,24 @@ class Connector(Protocol):
     async def submit(self, batch: Sequence[OutboundMessage]) -> list[SubmitResult]: ...
 
     async def stop(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A message a handset sent to one of our numbers (MO), as the upstream handed it over."""
+
+    connector: str
+    source: str  # the sending number, as the upstream wrote it
+    destination: str  # the number or sender name it was sent to
+    text: str
+    received_at: datetime
+    upstream_id: str | None = None
+
+
+InboundSink = Callable[[Sequence[InboundMessage]], Awaitable[None]]
+
+
+class ReceivesInbound(Protocol):
+    """Optional: a connector that can receive inbound messages."""
+
+    def set_inbound(self, sink: InboundSink) -> None: ...

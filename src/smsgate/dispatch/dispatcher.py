@@ -23,7 +23,7 @@ import structlog
 
 from smsgate import metrics
 from smsgate.config import Settings
-from smsgate.connectors.base import Connector, Outcome, Receipt, SubmitResult
+from smsgate.connectors.base import Connector, InboundMessage, Outcome, Receipt, SubmitResult
 from smsgate.db import Database
 from smsgate.dispatch.outbox import (
     Claimed,
@@ -38,6 +38,8 @@ from smsgate.dispatch.outbox import (
 )
 from smsgate.dispatch.pool import ConnectorPool
 from smsgate.dispatch.retry import RetryPolicy
+from smsgate.inbound import service as inbound
+from smsgate.inbound.keywords import Keywords
 from smsgate.kit.batcher import Batcher
 from smsgate.kit.time import utcnow
 from smsgate.routing.service import RoutingFacts
@@ -61,6 +63,10 @@ class Dispatcher:
         self._receipts: Batcher[Sequence[Receipt], int] = Batcher(
             self._apply_receipts, name="receipts"
         )
+        self._inbound: Batcher[Sequence[InboundMessage], int] = Batcher(
+            self._record_inbound, name="inbound"
+        )
+        self._keywords = Keywords.from_settings(settings)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._next: list[Claimed] = []  # claimed in the previous commit, not yet submitted
@@ -75,6 +81,7 @@ class Dispatcher:
 
     async def start(self) -> None:
         self._receipts.start()
+        self._inbound.start()
         await self.refresh()
         loop = asyncio.get_running_loop()
         self._tasks = [
@@ -86,7 +93,10 @@ class Dispatcher:
     async def refresh(self) -> None:
         """Bring connectors and routes in line with the database."""
         configs, routes, costs, plans = await self._db(self.pool.snapshot)
-        for connector in await self.pool.apply(configs, routes, costs, plans, self._on_receipts):
+        started = await self.pool.apply(
+            configs, routes, costs, plans, self._on_receipts, self._on_inbound
+        )
+        for connector in started:
             await self._recover(connector)
 
     async def _recover(self, connector: Connector) -> None:
@@ -118,6 +128,7 @@ class Dispatcher:
             await self._db(give_back)
         await self.pool.stop_all()
         await self._receipts.stop()
+        await self._inbound.stop()
         self._executor.shutdown(wait=True)
 
     async def _on_receipts(self, receipts: Sequence[Receipt]) -> None:
@@ -130,6 +141,17 @@ class Dispatcher:
             changed = apply_receipts(session, receipts, now) + reapply_early(session, now)
         metrics.RECEIPTS.inc(len(receipts))
         return [changed] * len(groups)
+
+    async def _on_inbound(self, messages: Sequence[InboundMessage]) -> None:
+        await self._inbound.submit(messages)
+
+    def _record_inbound(self, groups: Sequence[Sequence[InboundMessage]]) -> list[int]:
+        """Every connector's inbound messages queued meanwhile: one transaction."""
+        messages = [m for group in groups for m in group]
+        with self.db.write() as session:
+            stored = inbound.record(session, messages, self._keywords, utcnow())
+        log.info("inbound messages stored", count=len(stored))
+        return [len(stored)] * len(groups)
 
     async def _claim_loop(self) -> None:
         lease = timedelta(seconds=self.settings.dispatch_lease_seconds)

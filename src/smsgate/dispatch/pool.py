@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from smsgate.accounts.models import Account
 from smsgate.config import Settings
-from smsgate.connectors.base import Connector, ReceiptSink
+from smsgate.connectors.base import Connector, InboundSink, ReceiptSink
 from smsgate.connectors.models import ConnectorConfig
 from smsgate.connectors.registry import build, default_simulator
 from smsgate.db import Database
@@ -74,8 +74,12 @@ class ConnectorPool:
         costs: dict[str, int],
         plans: dict[int, int | None],
         sink: ReceiptSink,
+        inbound: InboundSink | None = None,
     ) -> list[Connector]:
-        """Start what is new or changed, stop what is gone; returns the started ones."""
+        """Start what is new or changed, stop what is gone; returns the started ones.
+
+        A connector that can receive inbound messages (``set_inbound``) gets ``inbound``
+        before it starts."""
         self.routes, self._cost_plans, self._plans = routes, costs, plans
         wanted = {c.name: c for c in configs}
         if DEFAULT_CONNECTOR not in self.live and DEFAULT_CONNECTOR not in self._fixed:
@@ -101,6 +105,9 @@ class ConnectorPool:
                 connector.pending = self._pending_source(name)
             started.append(connector)
         for connector in wanted_default + started:
+            set_inbound = getattr(connector, "set_inbound", None)
+            if inbound is not None and set_inbound is not None:
+                set_inbound(inbound)
             await connector.start(sink)
             self.live[connector.name] = connector
         return wanted_default + started

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from smsgate.accounts.models import Account, AccountStatus
 from smsgate.billing.models import Balance, BalanceKind, EntryType, ledger_table
 from smsgate.errors import Conflict, Forbidden, InvalidRequest, PaymentRequired, SmsgateError
+from smsgate.inbound.models import OptOut
 from smsgate.kit.money import format_amount
 from smsgate.messaging.models import IdempotencyKey, Message, Sending, messages_table
 from smsgate.messaging.prepare import Accepted, AcceptedMessage, PreparedSend
@@ -76,6 +77,35 @@ def _approved_senders(session: Session, pairs: set[tuple[int, str]]) -> set[tupl
         )
     )
     return set(rows)
+
+
+def _opted_out(session: Session, account_ids: set[int]) -> set[tuple[int, str]]:
+    """Every (account, number) on the opt-out lists of the batch's accounts: one query.
+
+    Opt-out lists are small per account (numbers that texted STOP, or were added by hand),
+    so reading the accounts' whole lists and intersecting in Python is cheaper than sending
+    every number of the batch to the database; on an empty table it is one index probe."""
+    if not account_ids:
+        return set()
+    rows = session.execute(
+        select(OptOut.account_id, OptOut.msisdn).where(OptOut.account_id.in_(account_ids))
+    )
+    return {(account_id, msisdn) for account_id, msisdn in rows}
+
+
+def _check_opt_outs(prep: PreparedSend, opted_out: set[tuple[int, str]]) -> None:
+    """Refuse the whole request when any recipient opted out, naming them (like invalid
+    numbers): a partial send would charge for a different list than the one asked for."""
+    account_id = prep.request.account_id
+    bad = [d.msisdn for d in prep.destinations if (account_id, d.msisdn) in opted_out]
+    if bad:
+        shown = ", ".join(f"+{n}" for n in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise InvalidRequest(
+            f"these numbers opted out of this account's messages: {shown}{more}",
+            field="to",
+            code="opted_out",
+        )
 
 
 def _price(
@@ -133,6 +163,7 @@ def _decide(
     senders: set[tuple[int, str]],
     books: dict[int, RateBook],
     routes: RouteTable,
+    opted_out: set[tuple[int, str]],
 ) -> list[tuple[Decimal, Decimal]]:
     req = prep.request
     if state is None:
@@ -145,6 +176,8 @@ def _decide(
             field="sender",
             code="sender_not_approved",
         )
+    if opted_out:
+        _check_opt_outs(prep, opted_out)
     plan = state.account.price_plan_id
     if routes.routes:
         _check_routes(prep, plan, routes)
@@ -175,6 +208,7 @@ def accept_batch(
         s.account.price_plan_id for s in states.values() if s.account.price_plan_id is not None
     }
     rate_books = books.get(session, plans)
+    opted_out = _opted_out(session, set(states))
 
     decided: list[tuple[PreparedSend, list[tuple[Decimal, Decimal]]] | SmsgateError] = []
     seen_keys: dict[tuple[int, str], str] = {}
@@ -188,7 +222,14 @@ def accept_batch(
             decided.append(
                 (
                     prep,
-                    _decide(prep, states.get(prep.request.account_id), senders, rate_books, routes),
+                    _decide(
+                        prep,
+                        states.get(prep.request.account_id),
+                        senders,
+                        rate_books,
+                        routes,
+                        opted_out,
+                    ),
                 )
             )
         except SmsgateError as exc:

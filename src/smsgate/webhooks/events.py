@@ -6,6 +6,9 @@ rows they already hold (``StatusChange``); ``enqueue`` keeps those with a URL (t
 most one read of the accounts' default URLs. So a committed status change always has its
 webhook, and a rolled-back one never does. Acceptance (``queued``/``scheduled``) writes no
 event: the first one a message produces is ``submitted`` (or a final status).
+
+Inbound (MO) messages of an account produce a ``message.inbound`` event to the account's
+default URL (``enqueue_inbound``, in the transaction that stores them).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from smsgate.messaging.status import MessageStatus
 from smsgate.webhooks.models import DeliveryStatus, deliveries_table
 
 EVENT = "message.status"
+INBOUND_EVENT = "message.inbound"
 S = MessageStatus
 
 # Each seed surface's names for a status; surfaces not listed (native, smsgic) use the
@@ -97,18 +101,7 @@ def enqueue(session: Session, changes: Sequence[StatusChange], now: datetime) ->
     """Queue a delivery for every change that has somewhere to go; returns how many."""
     if not changes:
         return 0
-    need_default = {c.account_id for c in changes if not c.callback_url}
-    defaults: dict[int, str] = {}
-    if need_default:
-        defaults = {
-            account_id: url
-            for account_id, url in session.execute(
-                select(Account.id, Account.webhook_url).where(
-                    Account.id.in_(need_default), Account.webhook_url.is_not(None)
-                )
-            )
-            if url
-        }
+    defaults = _default_urls(session, {c.account_id for c in changes if not c.callback_url})
     rows = []
     for change in changes:
         url = change.callback_url or defaults.get(change.account_id)
@@ -128,6 +121,71 @@ def enqueue(session: Session, changes: Sequence[StatusChange], now: datetime) ->
                 "created_at": now,
             }
         )
+    if rows:
+        session.execute(insert(deliveries_table), rows)
+    return len(rows)
+
+
+def _default_urls(session: Session, account_ids: set[int]) -> dict[int, str]:
+    if not account_ids:
+        return {}
+    return {
+        account_id: url
+        for account_id, url in session.execute(
+            select(Account.id, Account.webhook_url).where(
+                Account.id.in_(account_ids), Account.webhook_url.is_not(None)
+            )
+        )
+        if url
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEvent:
+    inbound_id: int
+    account_id: int
+    source: str
+    destination: str
+    text: str
+    keyword: str | None  # "opt_out", "opt_in" or None
+    received_at: datetime
+
+
+def inbound_payload(event: InboundEvent) -> str:
+    return _encoder.encode(
+        {
+            "event": INBOUND_EVENT,
+            "inbound_id": event.inbound_id,
+            "from": event.source,
+            "to": event.destination,
+            "text": event.text,
+            "keyword": event.keyword,
+            "received_at": event.received_at,
+        }
+    ).decode()
+
+
+def enqueue_inbound(session: Session, events: Sequence[InboundEvent], now: datetime) -> int:
+    """Queue a delivery to the account's default URL for each inbound message; how many."""
+    if not events:
+        return 0
+    defaults = _default_urls(session, {e.account_id for e in events})
+    rows = [
+        {
+            "account_id": e.account_id,
+            "message_id": None,
+            "event": INBOUND_EVENT,
+            "url": defaults[e.account_id],
+            "payload": inbound_payload(e),
+            "status": DeliveryStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "queued_at": now,
+            "created_at": now,
+        }
+        for e in events
+        if e.account_id in defaults
+    ]
     if rows:
         session.execute(insert(deliveries_table), rows)
     return len(rows)

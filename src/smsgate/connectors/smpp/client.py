@@ -22,20 +22,32 @@ Receipts (receipts.py) are reported in batches gathered for at most ``receipt_li
 deliver_sm is acknowledged on arrival, before the sink has recorded the receipt: a crash in
 between loses those receipts (their messages end ``no_receipt`` by the sweep); waiting for
 the database before each deliver_sm_resp would cap receipts at the SMSC's window per
-commit. A deliver_sm that is not a receipt (MO) is logged and dropped for now.
+commit. A deliver_sm that is not a receipt (MO) is decoded (mo.py) and handed to the inbound
+sink (``set_inbound``) in batches gathered for ``receipt_linger`` too, acknowledged on arrival
+like receipts; without a sink it is logged and dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Sequence
 from typing import Literal
 
 import structlog
 
-from smsgate.connectors.base import OutboundMessage, Outcome, Receipt, ReceiptSink, SubmitResult
+from smsgate.connectors.base import (
+    InboundMessage,
+    InboundSink,
+    OutboundMessage,
+    Outcome,
+    Receipt,
+    ReceiptSink,
+    SubmitResult,
+)
 from smsgate.connectors.smpp.ids import Conversion, ReceiptIds
+from smsgate.connectors.smpp.mo import inbound_message
 from smsgate.connectors.smpp.pace import Pace
 from smsgate.connectors.smpp.pdu import DeliverSm, PduError, Status, SubmitSm, SubmitSmResp
 from smsgate.connectors.smpp.receipts import ParsedReceipt, is_receipt, parse_receipt
@@ -129,9 +141,17 @@ class SmppConnector:
         self._held: list[tuple[float, ParsedReceipt]] = []
         self._first_ready_at = 0.0
         self._receipts_due = asyncio.Event()
+        self._inbound: InboundSink | None = None
+        self._mo_ready: list[InboundMessage] = []
+        self._mo_due = asyncio.Event()
+        self._mo_task: asyncio.Task[None] | None = None
         self._log = log.bind(connector=name)
 
     # --- Connector protocol ---------------------------------------------------------------
+
+    def set_inbound(self, sink: InboundSink) -> None:
+        """Where inbound (MO) messages go; called before ``start``."""
+        self._inbound = sink
 
     async def start(self, receipts: ReceiptSink) -> None:
         """Start the sessions and return; they bind (and rebind) in the background."""
@@ -147,6 +167,7 @@ class SmppConnector:
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(s.run()) for s in self.sessions]
         self._tasks.append(loop.create_task(self._report()))
+        self._mo_task = loop.create_task(self._report_inbound())
 
     async def stop(self) -> None:
         """Unbind every session, then hand the receipts still held to the sink."""
@@ -168,6 +189,17 @@ class SmppConnector:
                 await self._sink(batch)
             except Exception:
                 self._log.exception("receipts lost at stop", count=len(batch))
+        if self._mo_task is not None:
+            self._mo_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._mo_task
+            self._mo_task = None
+        if self._mo_ready and self._inbound is not None:
+            mo, self._mo_ready = self._mo_ready, []
+            try:
+                await self._inbound(mo)
+            except Exception:
+                self._log.exception("inbound messages lost at stop", count=len(mo))
 
     async def submit(self, batch: Sequence[OutboundMessage]) -> list[SubmitResult]:
         return list(await asyncio.gather(*(self._submit(m) for m in batch)))
@@ -281,12 +313,7 @@ class SmppConnector:
 
     def _on_deliver(self, pdu: DeliverSm) -> None:
         if not is_receipt(pdu):
-            self._log.info(
-                "inbound message ignored (MO is not handled yet)",
-                source=pdu.source_addr,
-                destination=pdu.destination_addr,
-                octets=len(pdu.text_bytes()),
-            )
+            self._on_mo(pdu)
             return
         parsed = parse_receipt(pdu)
         if parsed is None:
@@ -301,6 +328,33 @@ class SmppConnector:
         else:
             self._queue(uid, parsed)
         self._receipts_due.set()
+
+    def _on_mo(self, pdu: DeliverSm) -> None:
+        if self._inbound is None:
+            self._log.info(
+                "inbound message dropped: nothing receives MO",
+                source=pdu.source_addr,
+                destination=pdu.destination_addr,
+            )
+            return
+        self._mo_ready.append(inbound_message(self.name, pdu))
+        self._mo_due.set()
+
+    async def _report_inbound(self) -> None:
+        while True:
+            await self._mo_due.wait()
+            await asyncio.sleep(self.receipt_linger)
+            self._mo_due.clear()
+            batch, self._mo_ready = self._mo_ready, []
+            if not batch or self._inbound is None:
+                continue
+            try:
+                await self._inbound(batch)
+            except Exception:
+                self._log.exception("inbound messages not recorded; retrying", count=len(batch))
+                self._mo_ready[:0] = batch
+                self._mo_due.set()
+                await asyncio.sleep(1.0)
 
     def _queue(self, uid: str, parsed: ParsedReceipt) -> None:
         assert parsed.status is not None

@@ -2,7 +2,14 @@
 
 from fastapi import APIRouter
 
-from smsgate.surfaces.native import _account, _invoices, _messages, _sendings, _webhooks
+from smsgate.surfaces.native import (
+    _account,
+    _inbound,
+    _invoices,
+    _messages,
+    _sendings,
+    _webhooks,
+)
 
 router = APIRouter()
 router.include_router(_messages.router)
@@ -10,5 +17,6 @@ router.include_router(_account.router)
 router.include_router(_sendings.router)
 router.include_router(_invoices.router)
 router.include_router(_webhooks.router)
+router.include_router(_inbound.router)
 
 __all__ = ["router"]
