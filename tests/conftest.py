@@ -13,9 +13,26 @@ from smsgate.config import Settings
 from smsgate.db import Database
 from smsgate.migrations import upgrade
 from tests.support.factories import make_plan
+from tests.support.npm_smsc import install_smpp, missing_tools
 from tests.support.postgres import postgres_server
 
 _counter = itertools.count()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--runslow", action="store_true", help="also run tests marked slow (long end-to-end runs)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` run only with ``--runslow`` or when ``-m`` names the marker."""
+    if config.getoption("--runslow") or "slow" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow or -m slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
@@ -90,3 +107,13 @@ def server(settings: Settings, plan: str) -> Iterator[str]:
 def client(server: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server, timeout=30) as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+def npm_smpp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """node_modules with the pinned npm ``smpp`` package, installed once per test session
+    (and per xdist worker); the independent SMSC of tests/support/npm_smsc.py runs on it."""
+    why = missing_tools()
+    if why is not None:
+        pytest.skip(f"the independent SMSC needs node and npm: {why}")
+    return install_smpp(tmp_path_factory.mktemp("npm-smpp"))

@@ -8,6 +8,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 from starlette.responses import Response
 
+from smsgate.dispatch.health import live_health
 from smsgate.messaging.queries import counts_by_status
 from smsgate.surfaces.deps import runtime
 
@@ -37,6 +38,31 @@ class _DatabaseCollector(Collector):
         yield by_status
         depth = counts.get("queued", 0) + counts.get("scheduled", 0)
         yield GaugeMetricFamily("smsgate_queue_depth", "Messages waiting to leave", value=depth)
+        yield from _connector_gauges(rt)
+
+
+def _connector_gauges(rt: object) -> list[GaugeMetricFamily]:
+    """Per live connector of this process's dispatcher: up, bound binds, submits in flight."""
+    dispatcher = getattr(rt, "dispatcher", None)
+    if dispatcher is None:
+        return []
+    up = GaugeMetricFamily(
+        "smsgate_connector_up", "1 when the connector can take messages", labels=["connector"]
+    )
+    bound = GaugeMetricFamily(
+        "smsgate_connector_bound_binds", "SMPP binds bound now", labels=["connector"]
+    )
+    in_flight = GaugeMetricFamily(
+        "smsgate_connector_in_flight", "submit_sm awaiting their answer", labels=["connector"]
+    )
+    for name, connector in sorted(dispatcher.pool.live.items()):
+        health = live_health(connector)
+        up.add_metric([name], 1 if health["healthy"] else 0)
+        if "bound" in health:
+            bound.add_metric([name], health["bound"])
+        if "in_flight" in health:
+            in_flight.add_metric([name], health["in_flight"])
+    return [up, bound, in_flight]
 
 
 _collector = _DatabaseCollector()

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 
 from smsgate.surfaces.admin import (
     _accounts,
+    _connectors,
     _invoices,
     _money,
     _plans,
@@ -18,7 +19,7 @@ from smsgate.surfaces.admin import (
 from smsgate.surfaces.deps import operator
 
 router = APIRouter(dependencies=[Depends(operator)])
-for module in (_accounts, _tokens, _money, _plans, _senders, _invoices, _reports):
+for module in (_accounts, _tokens, _money, _plans, _senders, _invoices, _reports, _connectors):
     router.include_router(module.router)
 
 __all__ = ["router"]
