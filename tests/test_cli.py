@@ -393,3 +393,30 @@ def test_connectors_and_routes_commands(tmp_path: Path) -> None:
     run("connectors", "remove", "carrier")
     run("connectors", "remove", "carrier", ok=False)
     assert [c["name"] for c in json.loads(run("connectors", "list", "--json").stdout)] == ["sim2"]
+
+
+def test_smpp_fields_longer_than_smpp_allows_are_refused(tmp_path: Path) -> None:
+    env = {**os.environ, "SMSGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'long.db'}"}
+    smsgate = str(Path(sys.executable).with_name("smsgate"))
+    done = subprocess.run(
+        [
+            smsgate,
+            "connectors",
+            "add",
+            "--name",
+            "c",
+            "--kind",
+            "smpp",
+            "--host",
+            "h",
+            "--port",
+            "1",
+            "--password",
+            "123456789",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == "error: SMPP allows at most 8 characters in password"

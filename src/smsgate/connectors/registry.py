@@ -39,6 +39,15 @@ def add_connector(
         raise InvalidRequest(f"a connector named {name!r} exists already", code="duplicate")
     if kind == "smpp" and not (options.get("host") and options.get("port")):
         raise InvalidRequest("an smpp connector needs --host and --port")
+    if kind == "smpp":
+        # SMPP 3.4 fields are C strings of fixed maximum size (5.2.x): longer ones never bind
+        for field, value, limit in (
+            ("password", secret, 8),
+            ("system_id", str(options.get("system_id", "")), 15),
+            ("system_type", str(options.get("system_type", "")), 12),
+        ):
+            if len(value) > limit:
+                raise InvalidRequest(f"SMPP allows at most {limit} characters in {field}")
     config = ConnectorConfig(name=name, kind=kind, options=json.dumps(options), secret=secret)
     session.add(config)
     session.flush()
