@@ -66,3 +66,26 @@ def test_no_matching_route_is_refused_before_charging(db: Database, client: http
     waiting = _send(client, c.headers, "+37126123456").json()["messages"][0]
     time.sleep(1.0)
     assert _message(client, c.headers, waiting["id"])["status"] == "queued"
+
+
+def test_a_transient_failure_fails_over_to_the_next_connector_at_once(
+    db: Database, client: httpx.Client
+) -> None:
+    c = make_customer(db, balance=Decimal("5"))
+    with db.write() as s:
+        # an HTTP upstream nobody listens on: its submit fails with a network error
+        add_connector(s, "unreachable", "devsms", {"base_url": "http://127.0.0.1:9"}, "token")
+        add_connector(s, "backup", "simulator", {"delay": 0.05})
+        add_route(s, "unreachable,backup")
+    time.sleep(2.5)
+    sent = _send(client, c.headers, "+37126123456").json()["messages"][0]
+
+    def delivered() -> dict[str, object] | None:
+        m = _message(client, c.headers, sent["id"])
+        return m if m["status"] == "delivered" else None
+
+    wait_for(delivered, timeout=10)
+    with db.read() as s:
+        message = s.get_one(Message, sent["id"])
+        assert message.connector == "backup"
+        assert message.attempts == 1  # failed over within the same attempt, no backoff wait

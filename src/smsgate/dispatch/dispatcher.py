@@ -48,6 +48,8 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 # How long a message that no healthy connector can take waits before it is tried again.
 NO_CONNECTOR_WAIT = timedelta(seconds=5)
+Routed = tuple[Claimed, list[str]]
+Answered = tuple[str, list[Claimed], list[SubmitResult]]
 
 
 class Dispatcher:
@@ -167,8 +169,10 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.settings.dispatch_idle_seconds)
 
-    def _route(self, claimed: Sequence[Claimed]) -> tuple[dict[str, list[Claimed]], list[Claimed]]:
-        groups: dict[str, list[Claimed]] = defaultdict(list)
+    def _route(self, claimed: Sequence[Claimed]) -> tuple[list[Routed], list[Claimed]]:
+        """Each message with its healthy candidate connectors, best first; and those that no
+        healthy connector can take now."""
+        routed: list[Routed] = []
         waiting: list[Claimed] = []
         for c in claimed:
             facts = RoutingFacts(
@@ -183,10 +187,38 @@ class Dispatcher:
             )
             candidates = self.pool.candidates(facts)
             if candidates:
-                groups[candidates[0]].append(c)
+                routed.append((c, candidates))
             else:
                 waiting.append(c)
-        return groups, waiting
+        return routed, waiting
+
+    async def _submit_with_failover(self, routed: list[Routed]) -> list[Answered]:
+        """Submit each message to its first candidate; a TRANSIENT answer moves it to the
+        next healthy candidate in the same cycle (priority failover). What is finally
+        answered is returned grouped by the connector that answered it."""
+        answered: list[Answered] = []
+        pending = routed
+        while pending:
+            groups: dict[str, list[Routed]] = defaultdict(list)
+            for c, candidates in pending:
+                groups[candidates[0]].append((c, candidates[1:]))
+            names = list(groups)
+            answers = await asyncio.gather(
+                *(self._submit(n, [c for c, _ in groups[n]]) for n in names)
+            )
+            pending = []
+            for name, results in zip(names, answers, strict=True):
+                by_id = {r.message_id: r for r in results}
+                kept: list[Claimed] = []
+                for c, rest in groups[name]:
+                    alive = [n for n in rest if self.pool.healthy(n)]
+                    if by_id[c.message.id].outcome is Outcome.TRANSIENT and alive:
+                        pending.append((c, alive))
+                    else:
+                        kept.append(c)
+                if kept:
+                    answered.append((name, kept, [by_id[c.message.id] for c in kept]))
+        return answered
 
     async def _submit(self, name: str, batch: list[Claimed]) -> list[SubmitResult]:
         try:
@@ -208,19 +240,16 @@ class Dispatcher:
             claimed = await self._db(do_claim)
         if not claimed:
             return 0
-        groups, waiting = self._route(claimed)
-        names = list(groups)
-        answers = await asyncio.gather(*(self._submit(n, groups[n]) for n in names))
+        routed, waiting = self._route(claimed)
+        answered = await self._submit_with_failover(routed)
         now = utcnow()
 
         def record_and_claim() -> list[Claimed]:
             # Recording this batch and claiming the next share one commit: on SQLite every
             # commit is an fsync that also holds up the API's writer.
             with self.db.write() as session:
-                for name, results in zip(names, answers, strict=True):
-                    record_submits(
-                        session, self.owner, name, groups[name], results, now, self.retry
-                    )
+                for name, batch, results in answered:
+                    record_submits(session, self.owner, name, batch, results, now, self.retry)
                 release(
                     session, self.owner, [c.message.id for c in waiting], now + NO_CONNECTOR_WAIT
                 )
@@ -229,10 +258,10 @@ class Dispatcher:
                 return claim(session, self.owner, batch_size, utcnow(), lease)
 
         self._next = await self._db(record_and_claim)
-        for name in names:
-            for c in groups[name]:
+        for _, batch, results in answered:
+            for c in batch:
                 metrics.DISPATCH_LATENCY.observe((now - c.created_at).total_seconds())
-        metrics.SUBMITS.inc(sum(len(a) for a in answers))
+            metrics.SUBMITS.inc(len(results))
         return len(claimed) - len(waiting)
 
     async def _refresh_loop(self) -> None:
