@@ -155,6 +155,41 @@ def serve(
     )
 
 
+@app.command()
+def worker() -> None:
+    """Run the dispatcher and the webhook worker without the API (for several processes on
+    PostgreSQL beside `smsgate serve --no-dispatch`)."""
+    import asyncio
+
+    from smsgate.logs import configure
+
+    with clear_errors():
+        settings = get_settings()
+    configure(settings.log_level, settings.log_json)
+    with clear_errors():
+        database(settings).dispose()
+    typer.echo(f"smsgate worker, database {settings.database_url}")
+    asyncio.run(_run_worker(settings))
+
+
+async def _run_worker(settings: Settings) -> None:
+    import asyncio
+    import signal
+
+    from smsgate.runtime import Runtime
+
+    runtime = Runtime(settings, dispatch=True)
+    await runtime.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runtime.stop()
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
