@@ -15,9 +15,11 @@ from smsgate.dispatch.outbox import (
     claim,
     expire_unconfirmed,
     expire_unsent,
+    forget_early,
     message_status_from_parts,
     reapply_early,
     record_submits,
+    release,
 )
 from smsgate.dispatch.retry import RetryPolicy
 from smsgate.messaging.models import Message, MessagePart
@@ -201,3 +203,23 @@ def test_parked_receipt_is_applied_once_its_part_is_visible(
     assert _status(db, mid).status == S.DELIVERED
     with db.write() as s:
         assert reapply_early(s, now) == 0
+
+
+def test_unmatched_receipts_are_forgotten_and_no_connector_waits_cost_no_attempt(
+    db: Database, settings: Settings, plan: str
+) -> None:
+    c = make_customer(db)
+    (mid,) = _send(db, settings, c.account_id, c.sender, n=1)
+    now = datetime.now(UTC)
+    with db.write() as s:
+        apply_receipts(s, [Receipt("sim", "stranger", S.DELIVERED, None, now)], now)
+    with db.write() as s:
+        assert forget_early(s, now - timedelta(seconds=1)) == 0
+        assert forget_early(s, now + timedelta(seconds=1)) == 1
+    with db.write() as s:
+        (claimed,) = claim(s, "w", 10, now, LEASE)
+        assert claimed.attempts == 1
+        release(s, "w", [mid], retry_at=now)
+    with db.write() as s:
+        (again,) = claim(s, "w", 10, now, LEASE)
+    assert again.attempts == 1  # the wait for a connector was not an attempt

@@ -40,7 +40,7 @@ class MarginRow:
         return self.revenue - self.cost
 
 
-def _units(expr: ColumnElement[object]) -> ColumnElement[int]:
+def _units(expr: Any) -> ColumnElement[int]:
     return type_coerce(func.coalesce(func.sum(expr), 0), BigInteger)
 
 
@@ -57,7 +57,8 @@ def margin_report(
         MarginGroup.CONNECTOR: func.coalesce(Message.connector, ""),
     }[group]
     revenue = case((Message.refunded.is_(False), Message.price), else_=0)
-    cost = case((Message.refunded.is_(False), func.coalesce(Message.cost, 0)), else_=0)
+    # the upstream is paid for what it took, refunded to the customer or not
+    cost = func.coalesce(Message.cost, 0)
     query = (
         select(
             key,

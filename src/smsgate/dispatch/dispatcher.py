@@ -31,6 +31,7 @@ from smsgate.dispatch.outbox import (
     claim,
     expire_unconfirmed,
     expire_unsent,
+    forget_early,
     reapply_early,
     record_submits,
     release,
@@ -286,6 +287,9 @@ class Dispatcher:
                     with self.db.write() as session:
                         now = utcnow()
                         reapply_early(session, now)
+                        forget_early(
+                            session, now - timedelta(seconds=self.settings.validity_seconds)
+                        )
                         return expire_unsent(session, now) + expire_unconfirmed(session, now, grace)
 
                 expired = await self._db(sweep)

@@ -134,6 +134,8 @@ def release(
     values: dict[str, object] = {"lease_owner": None, "lease_until": None}
     if retry_at is not None:
         values["next_attempt_at"] = retry_at
+        # the claim counted an attempt that never happened: backoff must not grow from it
+        values["attempts"] = Message.attempts - 1
     session.execute(
         update(Message)
         .where(
@@ -321,6 +323,12 @@ def _apply_early(session: Session, connector: str, upstream_ids: list[str], now:
             keep_unmatched=False,
         )
         session.execute(delete(EarlyReceipt).where(EarlyReceipt.id.in_([e.id for e in early])))
+
+
+def forget_early(session: Session, before: datetime) -> int:
+    """Drop parked receipts that never matched a part (a foreign or garbled id)."""
+    result = session.execute(delete(EarlyReceipt).where(EarlyReceipt.received_at < before))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def reapply_early(session: Session, now: datetime, limit: int = 5000) -> int:

@@ -164,16 +164,13 @@ def finalize(
             or (status == MessageStatus.UNDELIVERABLE and account_id in generous)
         )
 
-    refund(
-        session,
-        [
-            Refund(r.account_id, r.id, r.price)
-            for r in rows
-            if r.price and refunded(r.id, r.account_id)
-        ],
-        "unsent",
-        now,
-    )
+    back = [
+        Refund(r.account_id, r.id, r.price)
+        for r in rows
+        if r.price and refunded(r.id, r.account_id)
+    ]
+    reasons = {str(wanted[item.message_id][0]) for item in back}
+    refund(session, back, "/".join(sorted(reasons)), now)
     complete_sendings(session, {r.sending_id for r in rows if r.sending_id is not None}, now)
     return len(rows)
 
