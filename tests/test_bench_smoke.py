@@ -39,3 +39,17 @@ def test_single_send_benchmark_runs() -> None:
     figures = json.loads(line)
     assert figures["requests_per_s"] > 0
     assert figures["non_2xx"] == 0
+
+
+def test_bulk_send_benchmark_runs() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.bulk_send", "--recipients", "300"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    assert figures["recipients"] == 300
+    assert figures["seconds"] > 0
