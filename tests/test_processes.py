@@ -6,13 +6,19 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 
 from smsgate.billing import ledger
+from smsgate.connectors.registry import add_connector
 from smsgate.db import Database
+from smsgate.dispatch import leases
+from smsgate.kit.time import utcnow
+from smsgate.messaging.models import Message
+from smsgate.routing.service import add_route
 from tests.support.factories import make_customer
 from tests.support.postgres import free_port
 from tests.support.waiting import wait_for
@@ -73,5 +79,83 @@ def test_api_and_worker_in_separate_processes(db_url: str, db: Database, plan: s
         api.wait(timeout=30)
     assert worker.returncode == 0, errors
     assert "Traceback" not in errors
+    with db.read() as session:
+        assert ledger.balance(session, c.account_id) == ledger.entries_total(session, c.account_id)
+
+
+def test_two_workers_share_connectors_through_leases(db_url: str, db: Database, plan: str) -> None:
+    """One worker holds the connector; SIGKILL it and the other takes over within seconds."""
+    c = make_customer(db, balance=Decimal("5"))
+    with db.write() as s:
+        add_connector(s, "shared-sim", "simulator", {"delay": 0.05})
+        add_route(s, "shared-sim")
+    env = {
+        **os.environ,
+        "SMSGATE_DATABASE_URL": db_url,
+        "SMSGATE_DEMO": "false",
+        "SMSGATE_LOG_LEVEL": "warning",
+        "SMSGATE_CONNECTOR_LEASE_SECONDS": "3",
+        "SMSGATE_DISPATCH_LEASE_SECONDS": "5",
+    }
+    port = free_port()
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    api = subprocess.Popen(
+        [SMSGATE, "serve", "--no-dispatch", "--port", str(port)], env=env, **quiet
+    )
+    workers = [subprocess.Popen([SMSGATE, "worker"], env=env, **quiet) for _ in range(2)]
+    base = f"http://127.0.0.1:{port}"
+
+    def holder() -> str | None:
+        with db.read() as session:
+            return leases.holders(session, utcnow()).get("shared-sim")
+
+    def send_and_deliver(n: int) -> None:
+        sent = httpx.post(
+            f"{base}/v1/messages",
+            headers=c.headers,
+            timeout=10,
+            json={"to": [f"+3712612345{i}" for i in range(n)], "text": "hi", "sender": c.sender},
+        )
+        assert sent.status_code == 200, sent.text
+        ids = [m["id"] for m in sent.json()["messages"]]
+
+        def delivered() -> bool:
+            with db.read() as session:
+                rows = [session.get_one(Message, i) for i in ids]
+                return all(m.status == "delivered" and m.connector == "shared-sim" for m in rows)
+
+        wait_for(delivered, timeout=15)
+
+    try:
+
+        def up() -> bool:
+            try:
+                return httpx.get(f"{base}/status", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(up, timeout=30)
+        first = wait_for(holder, timeout=15)
+        time.sleep(2.5)  # both workers have refreshed at least once: still one holder
+        assert holder() == first
+        send_and_deliver(5)
+        pids = {w.pid: w for w in workers}
+        victim = pids[int(first.split(":")[1])]
+        survivor = next(w for w in workers if w is not victim)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        killed_at = time.monotonic()
+        second = wait_for(lambda: (h := holder()) and h != first and h, timeout=10)
+        assert int(second.split(":")[1]) == survivor.pid
+        assert time.monotonic() - killed_at < 8  # lease 3 s + one refresh of 2 s
+        send_and_deliver(5)
+    finally:
+        for proc in [*workers, api]:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in [*workers, api]:
+            proc.wait(timeout=30)
+    assert survivor.returncode == 0
+    assert holder() is None  # the survivor released its lease on a graceful stop
     with db.read() as session:
         assert ledger.balance(session, c.account_id) == ledger.entries_total(session, c.account_id)

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     dispatch_batch: int = Field(500, ge=1)
     dispatch_lease_seconds: int = Field(60, ge=5)
     dispatch_idle_seconds: float = Field(0.05, gt=0)
+    connector_lease_seconds: float = Field(10.0, ge=1)
     retry_base_seconds: float = Field(2.0, gt=0)
     retry_max_seconds: float = Field(600.0, gt=0)
 

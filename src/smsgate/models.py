@@ -5,7 +5,7 @@ from smsgate.audit.models import AuditEntry
 from smsgate.billing.models import Balance, Invoice, LedgerEntry
 from smsgate.connectors.models import ConnectorConfig
 from smsgate.db import Base
-from smsgate.dispatch.models import EarlyReceipt
+from smsgate.dispatch.models import ConnectorLease, EarlyReceipt
 from smsgate.inbound.models import InboundMessageRow, OptOut
 from smsgate.messaging.models import IdempotencyKey, Message, MessagePart, Sending
 from smsgate.pricing.models import ConnectorCostPlan, PricePlan, Rate
@@ -22,6 +22,7 @@ __all__ = [
     "Base",
     "ConnectorConfig",
     "ConnectorCostPlan",
+    "ConnectorLease",
     "EarlyReceipt",
     "IdempotencyKey",
     "InboundMessageRow",

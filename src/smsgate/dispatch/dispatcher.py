@@ -49,6 +49,9 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 # How long a message that no healthy connector can take waits before it is tried again.
 NO_CONNECTOR_WAIT = timedelta(seconds=5)
+# How long a message waits when its route's connectors are held by another dispatcher: it is
+# given back quickly so that the holder claims it.
+HELD_ELSEWHERE_WAIT = timedelta(seconds=0.2)
 Routed = tuple[Claimed, list[str]]
 Answered = tuple[str, list[Claimed], list[SubmitResult]]
 
@@ -59,8 +62,8 @@ class Dispatcher:
     ) -> None:
         self.db = db
         self.settings = settings
-        self.pool = ConnectorPool(db, settings, connectors)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.pool = ConnectorPool(db, settings, connectors, owner=self.owner)
         self.retry = RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatch")
         self._receipts: Batcher[Sequence[Receipt], int] = Batcher(
@@ -130,6 +133,8 @@ class Dispatcher:
 
             await self._db(give_back)
         await self.pool.stop_all()
+        with contextlib.suppress(Exception):  # unreleased leases simply expire
+            await self._db(self.pool.release_leases)
         await self._receipts.stop()
         await self._inbound.stop()
         self._executor.shutdown(wait=True)
@@ -170,11 +175,15 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.settings.dispatch_idle_seconds)
 
-    def _route(self, claimed: Sequence[Claimed]) -> tuple[list[Routed], list[Claimed]]:
-        """Each message with its healthy candidate connectors, best first; and those that no
-        healthy connector can take now."""
+    def _route(
+        self, claimed: Sequence[Claimed]
+    ) -> tuple[list[Routed], list[Claimed], list[Claimed]]:
+        """Each message with its healthy candidate connectors held here, best first; those
+        that no healthy connector can take now; and those whose route's connectors are held
+        by another dispatcher (given back at once for it to claim)."""
         routed: list[Routed] = []
         waiting: list[Claimed] = []
+        elsewhere: list[Claimed] = []
         for c in claimed:
             facts = RoutingFacts(
                 c.account_id,
@@ -189,9 +198,11 @@ class Dispatcher:
             candidates = self.pool.candidates(facts)
             if candidates:
                 routed.append((c, candidates))
+            elif self.pool.held_elsewhere(facts):
+                elsewhere.append(c)
             else:
                 waiting.append(c)
-        return routed, waiting
+        return routed, waiting, elsewhere
 
     async def _submit_with_failover(self, routed: list[Routed]) -> list[Answered]:
         """Submit each message to its first candidate; a TRANSIENT answer moves it to the
@@ -241,7 +252,7 @@ class Dispatcher:
             claimed = await self._db(do_claim)
         if not claimed:
             return 0
-        routed, waiting = self._route(claimed)
+        routed, waiting, elsewhere = self._route(claimed)
         answered = await self._submit_with_failover(routed)
         now = utcnow()
 
@@ -254,6 +265,12 @@ class Dispatcher:
                 release(
                     session, self.owner, [c.message.id for c in waiting], now + NO_CONNECTOR_WAIT
                 )
+                release(
+                    session,
+                    self.owner,
+                    [c.message.id for c in elsewhere],
+                    now + HELD_ELSEWHERE_WAIT,
+                )
                 if self._stopping.is_set():
                     return []
                 return claim(session, self.owner, batch_size, utcnow(), lease)
@@ -263,7 +280,7 @@ class Dispatcher:
             for c in batch:
                 metrics.DISPATCH_LATENCY.observe((now - c.created_at).total_seconds())
             metrics.SUBMITS.inc(len(results))
-        return len(claimed) - len(waiting)
+        return len(claimed) - len(waiting) - len(elsewhere)
 
     async def _refresh_loop(self) -> None:
         while not self._stopping.is_set():

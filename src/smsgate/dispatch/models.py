@@ -25,3 +25,16 @@ class EarlyReceipt(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_early_receipts_upstream", "connector", "upstream_id"),)
+
+
+class ConnectorLease(Base):
+    """Which dispatcher holds a configured connector's binds, and until when.
+
+    Renewed by its holder on every refresh; another dispatcher takes it over once
+    ``lease_until`` has passed (see ``dispatch/leases.py``)."""
+
+    __tablename__ = "connector_leases"
+
+    connector: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    lease_until: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -2,6 +2,11 @@
 
 Connector configurations and routes are read again every few seconds: a connector added
 with the CLI starts, a removed one stops, a changed route applies, with no restart.
+
+Each configured connector runs in one dispatcher at a time: on every refresh the pool takes
+or renews the connector's lease (``dispatch/leases.py``), starts only the connectors whose
+lease it holds and stops one whose lease it lost. The built-in ``simulator`` and connectors
+handed in by the caller are in-process and run in every dispatcher without a lease.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import structlog
@@ -20,7 +26,9 @@ from smsgate.connectors.base import Connector, InboundSink, ReceiptSink
 from smsgate.connectors.models import ConnectorConfig
 from smsgate.connectors.registry import build, default_simulator
 from smsgate.db import Database
+from smsgate.dispatch import leases
 from smsgate.dispatch.outbox import unconfirmed_parts
+from smsgate.kit.time import utcnow
 from smsgate.pricing.models import ConnectorCostPlan
 from smsgate.pricing.service import rate_books
 from smsgate.routing.service import DEFAULT_CONNECTOR, RouteTable, RoutingFacts
@@ -34,9 +42,21 @@ def is_healthy(connector: Connector) -> bool:
 
 
 class ConnectorPool:
-    def __init__(self, db: Database, settings: Settings, fixed: Sequence[Connector] = ()) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        fixed: Sequence[Connector] = (),
+        owner: str = "",
+    ) -> None:
         self.db = db
         self.settings = settings
+        self.owner = owner or f"pool:{id(self):x}"
+        self._lease = timedelta(seconds=settings.connector_lease_seconds)
+        # connector -> when our lease on it ends (as granted); replaced whole, never mutated
+        self._held: dict[str, datetime] = {}
+        # configured connectors whose lease another dispatcher holds now
+        self.elsewhere: frozenset[str] = frozenset()
         self.live: dict[str, Connector] = {}
         self._unstarted = list(fixed)  # handed in by the caller: started once, never reloaded
         self._fixed = {c.name for c in fixed}
@@ -65,7 +85,36 @@ class ConnectorPool:
             )
             for plan_id in set(costs.values()):
                 rate_books.get(session, [plan_id])
+        leased = [c.name for c in configs if c.name not in self._fixed]
+        now = utcnow()
+        with self.db.write() as session:
+            # a connector removed or disabled since: give its lease up too
+            leases.release(session, self.owner, [n for n in self._held if n not in leased])
+            held = leases.acquire(session, self.owner, leased, now, self._lease)
+        self._held = dict.fromkeys(held, now + self._lease)
+        self.elsewhere = frozenset(n for n in leased if n not in held)
+        configs = [c for c in configs if c.name in self._fixed or c.name in held]
         return configs, routes, costs, plans
+
+    def release_leases(self) -> None:
+        """Give up every lease at once (on a graceful stop; runs on the database thread)."""
+        self._held = {}
+        with self.db.write() as session:
+            leases.release(session, self.owner)
+
+    def holds(self, name: str) -> bool:
+        """May this dispatcher use the connector now: in-process, or under a live lease."""
+        if name == DEFAULT_CONNECTOR or name in self._fixed:
+            return True
+        until = self._held.get(name)
+        return until is not None and until > utcnow()
+
+    def held_elsewhere(self, facts: RoutingFacts) -> bool:
+        """Does the message's route name a connector that another dispatcher holds?"""
+        if not self.elsewhere:
+            return False
+        route = self.routes.route_for(facts)
+        return route is not None and any(t.connector in self.elsewhere for t in route.targets)
 
     async def apply(
         self,
@@ -134,7 +183,7 @@ class ConnectorPool:
 
     def healthy(self, name: str) -> bool:
         connector = self.live.get(name)
-        return connector is not None and is_healthy(connector)
+        return connector is not None and is_healthy(connector) and self.holds(name)
 
     def cost(self, name: str, facts: RoutingFacts) -> Decimal | None:
         plan_id = self._cost_plans.get(name)
