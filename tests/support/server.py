@@ -1,4 +1,4 @@
-"""A real uvicorn server on a loopback port, in a thread of the test process."""
+"""Real uvicorn servers on loopback ports, in threads of the test process."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from smsgate.app import create_app
 from smsgate.config import Settings
@@ -15,8 +16,8 @@ from tests.support.postgres import free_port
 
 
 @contextmanager
-def running_server(settings: Settings, *, dispatch: bool = True) -> Iterator[str]:
-    app = create_app(settings, dispatch=dispatch)
+def serving(app: ASGIApp, *, what: str = "the test server") -> Iterator[str]:
+    """Serve any ASGI app on a free loopback port; yields its base URL."""
     port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
@@ -27,10 +28,17 @@ def running_server(settings: Settings, *, dispatch: bool = True) -> Iterator[str
     deadline = time.monotonic() + 20
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
+            raise RuntimeError(f"{what} did not start")
         time.sleep(0.01)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=20)
+
+
+@contextmanager
+def running_server(settings: Settings, *, dispatch: bool = True) -> Iterator[str]:
+    """smsgate itself, with its dispatcher unless told otherwise."""
+    with serving(create_app(settings, dispatch=dispatch)) as url:
+        yield url

@@ -23,17 +23,14 @@ import email.policy
 import itertools
 import json
 import re
-import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -42,7 +39,8 @@ from starlette.routing import Route
 
 from smsgate.connectors.base import OutboundMessage, Receipt, SubmitResult
 from smsgate.connectors.http.base import HttpProvider
-from tests.support.postgres import free_port
+from tests.connectors.http.common import outbound as outbound
+from tests.connectors.http.common import running as running
 
 
 @dataclass
@@ -576,34 +574,7 @@ class FakeEskiz(Fake):
 # --- running and driving ------------------------------------------------------------------
 
 
-@contextmanager
-def running(fake: Fake) -> Iterator[Fake]:
-    """Serve ``fake`` on a loopback port; ``fake.url`` is its base URL while running."""
-    port = free_port()
-    config = uvicorn.Config(
-        fake.app(), host="127.0.0.1", port=port, log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the fake provider did not start")
-        time.sleep(0.01)
-    fake.url = f"http://127.0.0.1:{port}"
-    try:
-        yield fake
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-def outbound(
-    msisdn: str = "37126123456", text: str = "Hello", sender: str = "ACME", id: int = 1
-) -> OutboundMessage:
-    parts = 1 if len(text) <= 160 else -(-len(text) // 153)
-    return OutboundMessage(id, msisdn, sender, text, parts, "gsm7")
+# running() and outbound() live in tests/connectors/http/common.py
 
 
 P = TypeVar("P", bound=HttpProvider)
