@@ -14,7 +14,14 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from smsgate.accounts.models import Account, AccountStatus, ApiToken, TokenScope
-from smsgate.accounts.service import _check_zone, create_account, get_account, plan_by_name
+from smsgate.accounts.service import (
+    check_currency,
+    check_tax_rate,
+    check_zone,
+    create_account,
+    get_account,
+    plan_by_name,
+)
 from smsgate.accounts.service import create_token as _create_token
 from smsgate.accounts.service import revoke_token as _revoke_token
 from smsgate.audit import service as audit
@@ -201,10 +208,7 @@ def set_plan(
 def set_tax_rate(
     session: Session, account_id: int, rate: Decimal, *, actor: str, address: str = ""
 ) -> Account:
-    if not Decimal(0) <= rate < Decimal(1):
-        raise InvalidRequest(
-            "the tax rate is a fraction between 0 and 1, e.g. 0.21", field="tax_rate"
-        )
+    check_tax_rate(rate)
     account = get_account(session, account_id)
     if account.tax_rate == rate:
         return account
@@ -229,9 +233,7 @@ def set_currency(
     Balances are plain amounts in the account's currency; changing it under a balance would
     silently re-denominate the money, so the balances must be brought to zero first.
     """
-    if len(currency) != 3 or not currency.isascii() or not currency.isalpha():
-        raise InvalidRequest(f"{currency!r} is not a 3-letter currency code", field="currency")
-    currency = currency.upper()
+    currency = check_currency(currency)
     account = get_account(session, account_id)
     if account.currency == currency:
         return account
@@ -290,7 +292,7 @@ def set_credit_limit(
 def set_timezone(
     session: Session, account_id: int, zone: str, *, actor: str, address: str = ""
 ) -> Account:
-    zone = _check_zone(zone)
+    zone = check_zone(zone)
     account = get_account(session, account_id)
     if account.timezone == zone:
         return account

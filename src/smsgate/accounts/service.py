@@ -47,12 +47,27 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _check_zone(zone: str) -> str:
+def check_zone(zone: str) -> str:
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise InvalidRequest(f"unknown time zone {zone!r}", field="timezone") from exc
     return zone
+
+
+def check_currency(currency: str) -> str:
+    """An ISO 4217-shaped code, upper-cased."""
+    if len(currency) != 3 or not currency.isascii() or not currency.isalpha():
+        raise InvalidRequest(f"{currency!r} is not a 3-letter currency code", field="currency")
+    return currency.upper()
+
+
+def check_tax_rate(rate: Decimal) -> Decimal:
+    if not Decimal(0) <= rate < Decimal(1):
+        raise InvalidRequest(
+            "the tax rate is a fraction between 0 and 1, e.g. 0.21", field="tax_rate"
+        )
+    return rate
 
 
 def plan_by_name(session: Session, name: str) -> PricePlan:
@@ -75,15 +90,11 @@ def create_account(
 ) -> Account:
     if not name.strip():
         raise InvalidRequest("the account needs a name", field="name")
-    if len(currency) != 3 or not currency.isalpha():
-        raise InvalidRequest(f"{currency!r} is not a 3-letter currency code", field="currency")
-    if not Decimal(0) <= tax_rate < Decimal(1):
-        raise InvalidRequest("the tax rate is a fraction between 0 and 1, e.g. 0.21")
     account = Account(
         name=name.strip(),
-        currency=currency.upper(),
-        tax_rate=tax_rate,
-        timezone=_check_zone(timezone),
+        currency=check_currency(currency),
+        tax_rate=check_tax_rate(tax_rate),
+        timezone=check_zone(timezone),
         credit_limit=credit_limit,
         price_plan_id=plan_by_name(session, plan).id if plan else None,
     )

@@ -1,14 +1,16 @@
-"""What the fake providers of both families share."""
+"""What the fake providers of both families and their tests share."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from starlette.types import ASGIApp
 
-from smsgate.connectors.base import OutboundMessage
+from smsgate.connectors.base import OutboundMessage, Receipt, SubmitResult
+from smsgate.connectors.http.base import HttpProvider
 from tests.support.server import serving
 
 
@@ -34,3 +36,35 @@ def outbound(
 ) -> OutboundMessage:
     parts = 1 if len(text) <= 160 else -(-len(text) // 153)
     return OutboundMessage(id, msisdn, sender, text, parts, "gsm7")
+
+
+P = TypeVar("P", bound=HttpProvider)
+T = TypeVar("T")
+
+
+def drive(
+    provider: P,
+    work: Callable[[P], Awaitable[T]],
+    receipts: list[Receipt] | None = None,
+) -> T:
+    """Start ``provider``, run ``work`` with it and stop it, on a fresh event loop."""
+
+    async def sink(batch: Any) -> None:
+        if receipts is not None:
+            receipts.extend(batch)
+
+    async def run() -> T:
+        await provider.start(sink)
+        try:
+            return await work(provider)
+        finally:
+            await provider.stop()
+
+    return asyncio.run(run())
+
+
+def submit(provider: HttpProvider, *messages: OutboundMessage) -> list[SubmitResult]:
+    async def work(p: HttpProvider) -> list[SubmitResult]:
+        return await p.submit(list(messages))
+
+    return drive(provider, work)

@@ -16,7 +16,7 @@ import asyncio
 import base64
 import itertools
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -28,10 +28,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from smsgate.connectors.base import OutboundMessage, Receipt, SubmitResult
-from smsgate.connectors.http.base import HttpProvider
+from tests.connectors.http.common import drive as drive
 from tests.connectors.http.common import outbound as outbound
 from tests.connectors.http.common import running as running
+from tests.connectors.http.common import submit as submit
 
 
 @dataclass
@@ -438,32 +438,3 @@ class FakeTrumpia(Fake):
 
 
 # running() and outbound() live in tests/connectors/http/common.py
-
-
-def drive(
-    provider: HttpProvider,
-    work: Callable[[HttpProvider], Awaitable[Any]],
-    receipts: list[Receipt] | None = None,
-) -> Any:
-    """Start ``provider``, run ``work`` with it and stop it, on a fresh event loop."""
-
-    async def sink(batch: Any) -> None:
-        if receipts is not None:
-            receipts.extend(batch)
-
-    async def run() -> Any:
-        await provider.start(sink)
-        try:
-            return await work(provider)
-        finally:
-            await provider.stop()
-
-    return asyncio.run(run())
-
-
-def submit(provider: HttpProvider, *messages: OutboundMessage) -> list[SubmitResult]:
-    async def work(p: HttpProvider) -> list[SubmitResult]:
-        return await p.submit(list(messages))
-
-    result: list[SubmitResult] = drive(provider, work)
-    return result

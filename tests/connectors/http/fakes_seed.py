@@ -25,9 +25,9 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
@@ -37,10 +37,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from smsgate.connectors.base import OutboundMessage, Receipt, SubmitResult
-from smsgate.connectors.http.base import HttpProvider
+from tests.connectors.http.common import drive as drive
 from tests.connectors.http.common import outbound as outbound
 from tests.connectors.http.common import running as running
+from tests.connectors.http.common import submit as submit
 
 
 @dataclass
@@ -575,35 +575,3 @@ class FakeEskiz(Fake):
 
 
 # running() and outbound() live in tests/connectors/http/common.py
-
-
-P = TypeVar("P", bound=HttpProvider)
-T = TypeVar("T")
-
-
-def drive(
-    provider: P,
-    work: Callable[[P], Awaitable[T]],
-    receipts: list[Receipt] | None = None,
-) -> T:
-    """Start ``provider``, run ``work`` with it and stop it, on a fresh event loop."""
-
-    async def sink(batch: Any) -> None:
-        if receipts is not None:
-            receipts.extend(batch)
-
-    async def run() -> T:
-        await provider.start(sink)
-        try:
-            return await work(provider)
-        finally:
-            await provider.stop()
-
-    return asyncio.run(run())
-
-
-def submit(provider: HttpProvider, *messages: OutboundMessage) -> list[SubmitResult]:
-    async def work(p: HttpProvider) -> list[SubmitResult]:
-        return await p.submit(list(messages))
-
-    return drive(provider, work)

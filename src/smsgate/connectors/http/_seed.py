@@ -33,6 +33,7 @@ import structlog
 
 from smsgate.connectors.base import OutboundMessage, Outcome, Receipt, ReceiptSink, SubmitResult
 from smsgate.connectors.http.base import HttpProvider
+from smsgate.connectors.http.base import json_object as json_object
 from smsgate.kit.time import utcnow
 from smsgate.messaging.status import MessageStatus
 
@@ -208,14 +209,6 @@ def receipt_for(
 def is_id(value: object) -> bool:
     """An upstream id as the providers write it: a number or a non-empty string."""
     return isinstance(value, int | str) and not isinstance(value, bool) and str(value) != ""
-
-
-def json_object(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def text_of(value: object) -> str:

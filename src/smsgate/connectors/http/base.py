@@ -115,3 +115,12 @@ def http_status_outcome(status: int) -> Outcome:
     if status == 429 or status >= 500:
         return Outcome.TRANSIENT
     return Outcome.PERMANENT
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON object, or {} when it is not JSON or not an object."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

@@ -20,12 +20,11 @@ import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import httpx
 import structlog
 
 from smsgate.connectors.base import OutboundMessage, Outcome, Receipt, SubmitResult
 from smsgate.connectors.http import register
-from smsgate.connectors.http.base import HttpProvider, http_status_outcome
+from smsgate.connectors.http.base import HttpProvider, http_status_outcome, json_object
 from smsgate.kit.time import utcnow
 from smsgate.messaging.status import MessageStatus
 
@@ -71,7 +70,7 @@ class InfobipProvider(HttpProvider):
             json=self.payload(msg),
             headers={"Authorization": f"App {self.secret}", "Accept": "application/json"},
         )
-        body = _json(response)
+        body = json_object(response)
         if not response.is_success:
             exception = (body.get("requestError") or {}).get("serviceException") or {}
             code = exception.get("messageId") or f"http_{response.status_code}"
@@ -119,11 +118,3 @@ class InfobipProvider(HttpProvider):
                 error_code = f"infobip_{reason or status.get('name') or status.get('groupName')}"
             receipts.append(Receipt(name, str(result["messageId"]), final, error_code, now))
         return receipts
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}

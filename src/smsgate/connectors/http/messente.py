@@ -22,7 +22,7 @@ import structlog
 
 from smsgate.connectors.base import OutboundMessage, Outcome, Receipt, SubmitResult
 from smsgate.connectors.http import register
-from smsgate.connectors.http.base import HttpProvider, http_status_outcome
+from smsgate.connectors.http.base import HttpProvider, http_status_outcome, json_object
 from smsgate.kit.time import utcnow
 from smsgate.messaging.status import MessageStatus
 
@@ -71,7 +71,7 @@ class MessenteProvider(HttpProvider):
             auth=httpx.BasicAuth(self.username, self.secret),
             headers={"Accept": "application/json"},
         )
-        body = _json(response)
+        body = json_object(response)
         if not response.is_success:
             errors = body.get("errors")
             first = errors[0] if isinstance(errors, list) and errors else {}
@@ -116,11 +116,3 @@ class MessenteProvider(HttpProvider):
             reason = err if err not in (None, 0, "0", "") else status
             error_code = f"messente_{reason}"
         return [Receipt(name, str(report["message_id"]), final, error_code, utcnow())]
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}

@@ -26,7 +26,7 @@ import httpx
 
 from smsgate.connectors.base import OutboundMessage, Outcome, Receipt, SubmitResult
 from smsgate.connectors.http import register
-from smsgate.connectors.http.base import HttpProvider, http_status_outcome
+from smsgate.connectors.http.base import HttpProvider, http_status_outcome, json_object
 from smsgate.kit.time import utcnow
 from smsgate.messaging.status import MessageStatus
 
@@ -73,7 +73,7 @@ class TrumpiaProvider(HttpProvider):
         response = await self.client.put(
             f"{self.root}/sms", json=self.payload(msg), headers=self.headers
         )
-        body = _json(response)
+        body = json_object(response)
         request_id = body.get("request_id")
         if response.is_success and isinstance(request_id, str | int) and str(request_id):
             return SubmitResult(msg.id, Outcome.SUBMITTED, (str(request_id),))
@@ -107,7 +107,7 @@ class TrumpiaProvider(HttpProvider):
                 return None
         if not response.is_success:
             return None
-        return self.receipt(self.name, request_id, _json(response))
+        return self.receipt(self.name, request_id, json_object(response))
 
     @staticmethod
     def receipt(name: str, request_id: str, report: Mapping[str, Any]) -> Receipt | None:
@@ -124,11 +124,3 @@ class TrumpiaProvider(HttpProvider):
             error = f"trumpia_{status}"
             return Receipt(name, request_id, MessageStatus.UNDELIVERABLE, error, utcnow())
         return None
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}

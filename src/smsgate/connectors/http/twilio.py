@@ -23,7 +23,7 @@ import structlog
 
 from smsgate.connectors.base import OutboundMessage, Outcome, Receipt, SubmitResult
 from smsgate.connectors.http import register
-from smsgate.connectors.http.base import HttpProvider, http_status_outcome
+from smsgate.connectors.http.base import HttpProvider, http_status_outcome, json_object
 from smsgate.kit.time import utcnow
 from smsgate.messaging.status import MessageStatus
 
@@ -73,7 +73,7 @@ class TwilioProvider(HttpProvider):
             auth=httpx.BasicAuth(self.account_sid, self.secret),
             headers={"Accept": "application/json"},
         )
-        body = _json(response)
+        body = json_object(response)
         if response.status_code in (200, 201) and isinstance(body.get("sid"), str):
             return SubmitResult(msg.id, Outcome.SUBMITTED, (body["sid"],))
         code = body.get("code") or f"http_{response.status_code}"
@@ -100,11 +100,3 @@ class TwilioProvider(HttpProvider):
         if final is not MessageStatus.DELIVERED:
             error = f"twilio_{fields.get('ErrorCode') or status}"
         return [Receipt(name, sid, final, error, utcnow())]
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
