@@ -15,6 +15,7 @@ from smsgate.errors import InvalidRequest, NotFound, SmsgateError
 from smsgate.runtime import Runtime
 from smsgate.surfaces import callbacks, devsms, native, service, smsby, smsgic
 from smsgate.surfaces.admin import router as admin_router
+from smsgate.surfaces.fastlane import FastLane
 from smsgate.surfaces.limits import BodyLimit
 from smsgate.surfaces.rendering import render_error
 from smsgate.surfaces.safety import CatchAll
@@ -40,6 +41,11 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    hot_routes = {
+        ("POST", "/v1/messages"): native.send_messages,
+        ("POST", "/api/send_sms.php"): devsms.send_sms,
+    }
+    app.add_middleware(FastLane, routes=hot_routes)  # innermost of ours: limits still apply
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CatchAll)  # outermost of ours: also catches what BodyLimit raises
     app.include_router(service.router)

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     )
 
     # dispatcher
+    accept_linger_seconds: float = Field(
+        0.002,
+        ge=0,
+        le=0.1,
+        description="Longest wait to gather a commit batch as large as the last (0: never).",
+    )
     dispatch_batch: int = Field(500, ge=1)
     dispatch_lease_seconds: int = Field(60, ge=5)
     dispatch_idle_seconds: float = Field(0.05, gt=0)

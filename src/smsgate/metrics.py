@@ -12,3 +12,8 @@ DISPATCH_LATENCY = Histogram(
     "Seconds from acceptance to submission upstream",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+ACCEPT_BATCH = Histogram(
+    "smsgate_accept_batch_size",
+    "Send requests accepted together in one commit (group commit)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+)

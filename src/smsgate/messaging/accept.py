@@ -17,19 +17,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from smsgate.accounts.models import Account, AccountStatus
 from smsgate.billing.models import Balance, BalanceKind, EntryType, ledger_table
+from smsgate.db import Money, UTCDateTime
 from smsgate.errors import Conflict, Forbidden, InvalidRequest, PaymentRequired, SmsgateError
 from smsgate.inbound.models import OptOut
 from smsgate.kit.money import format_amount
-from smsgate.messaging.models import IdempotencyKey, Message, Sending, messages_table
+from smsgate.messaging.models import IdempotencyKey, Sending, messages_table
 from smsgate.messaging.prepare import Accepted, AcceptedMessage, PreparedSend
 from smsgate.messaging.status import MessageStatus, SendingStatus
+from smsgate.pricing.models import PricePlan
 from smsgate.pricing.service import RateBook, RateBooks, charge_for
 from smsgate.routing.service import RouteTable, RoutingFacts
 from smsgate.senders.models import Sender, SenderStatus
@@ -39,10 +41,61 @@ Outcome = Accepted | SmsgateError
 
 @dataclass(slots=True)
 class _AccountState:
-    account: Account
+    status: str
+    plan_id: int | None
+    plan_version: int | None
+    tax_rate: Decimal
     balance: Decimal
     floor: Decimal
     charged: Decimal = Decimal(0)
+
+
+# The hot path uses Core statements on the tables rather than ORM entities: the ORM's
+# per-statement bookkeeping cost more than the SQL itself at these batch sizes (profiled,
+# docs/benchmarks.md). Built once at import; SQLAlchemy caches their compiled forms.
+_accounts = cast(Table, Account.__table__)
+_balances = cast(Table, Balance.__table__)
+_plans = cast(Table, PricePlan.__table__)
+_idempotency = cast(Table, IdempotencyKey.__table__)
+_LOAD_ACCOUNTS = (
+    select(
+        _accounts.c.id,
+        _accounts.c.status,
+        _accounts.c.price_plan_id,
+        _plans.c.version,
+        _accounts.c.tax_rate,
+        _accounts.c.credit_limit,
+        _balances.c.amount,
+    )
+    .join(
+        _balances,
+        (_balances.c.account_id == _accounts.c.id) & (_balances.c.kind == BalanceKind.SMS),
+    )
+    .outerjoin(_plans, _plans.c.id == _accounts.c.price_plan_id)
+    .where(_accounts.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_accounts.c.id)  # a fixed lock order: two batches never deadlock
+    .with_for_update(of=_balances)  # ignored on SQLite, whose BEGIN IMMEDIATE locks the db
+)
+_CHARGE_BALANCE = (
+    update(_balances)
+    .where(_balances.c.account_id == bindparam("account"), _balances.c.kind == BalanceKind.SMS)
+    .values(
+        amount=_balances.c.amount - bindparam("charged", type_=Money),
+        updated_at=bindparam("now", type_=UTCDateTime),
+    )
+)
+_senders = cast(Table, Sender.__table__)
+_opt_outs = cast(Table, OptOut.__table__)
+_OPTED_OUT = select(_opt_outs.c.account_id, _opt_outs.c.msisdn).where(
+    _opt_outs.c.account_id.in_(bindparam("accounts", expanding=True))
+)
+_APPROVED_SENDERS = select(_senders.c.account_id, _senders.c.name).where(
+    _senders.c.status == SenderStatus.APPROVED,
+    _senders.c.account_id.in_(bindparam("accounts", expanding=True)),
+)
+_INSERT_MESSAGES = insert(messages_table).returning(
+    messages_table.c.id, sort_by_parameter_order=True
+)
 
 
 def body_hash(body: bytes) -> str:
@@ -54,29 +107,24 @@ def find_idempotent(session: Session, account_id: int, key: str) -> IdempotencyK
 
 
 def _load_accounts(session: Session, ids: set[int]) -> dict[int, _AccountState]:
-    query = (
-        select(Account, Balance.amount)
-        .join(Balance, (Balance.account_id == Account.id) & (Balance.kind == BalanceKind.SMS))
-        .where(Account.id.in_(ids))
-        .order_by(Account.id)  # a fixed lock order: two batches never deadlock
-        .with_for_update(of=Balance)  # ignored on SQLite, whose BEGIN IMMEDIATE locks the db
-    )
     return {
-        acc.id: _AccountState(acc, amount, -acc.credit_limit)
-        for acc, amount in session.execute(query)
+        account_id: _AccountState(status, plan, version, tax, amount, -credit)
+        for account_id, status, plan, version, tax, credit, amount in session.connection().execute(
+            _LOAD_ACCOUNTS, {"ids": sorted(ids)}
+        )
     }
 
 
 def _approved_senders(session: Session, pairs: set[tuple[int, str]]) -> set[tuple[int, str]]:
+    """The approved ones among the batch's (account, sender) pairs. An account has few sender
+    names, so reading all of the batch's accounts' approved names is one simple indexed query
+    (a row-value IN list cost more to build than to run)."""
     if not pairs:
         return set()
-    rows = session.execute(
-        select(Sender.account_id, Sender.name).where(
-            Sender.status == SenderStatus.APPROVED,
-            tuple_(Sender.account_id, Sender.name).in_(list(pairs)),
-        )
+    rows = session.connection().execute(
+        _APPROVED_SENDERS, {"accounts": sorted({a for a, _ in pairs})}
     )
-    return set(rows)
+    return {(account_id, name) for account_id, name in rows} & pairs
 
 
 def _opted_out(session: Session, account_ids: set[int]) -> set[tuple[int, str]]:
@@ -87,9 +135,7 @@ def _opted_out(session: Session, account_ids: set[int]) -> set[tuple[int, str]]:
     every number of the batch to the database; on an empty table it is one index probe."""
     if not account_ids:
         return set()
-    rows = session.execute(
-        select(OptOut.account_id, OptOut.msisdn).where(OptOut.account_id.in_(account_ids))
-    )
+    rows = session.connection().execute(_OPTED_OUT, {"accounts": sorted(account_ids)})
     return {(account_id, msisdn) for account_id, msisdn in rows}
 
 
@@ -168,7 +214,7 @@ def _decide(
     req = prep.request
     if state is None:
         raise Forbidden("the account does not exist", code="account_missing")
-    if state.account.status != AccountStatus.ACTIVE:
+    if state.status != AccountStatus.ACTIVE:
         raise Forbidden("the account is suspended", code="account_suspended")
     if (req.account_id, req.sender) not in senders:
         raise InvalidRequest(
@@ -178,10 +224,10 @@ def _decide(
         )
     if opted_out:
         _check_opt_outs(prep, opted_out)
-    plan = state.account.price_plan_id
+    plan = state.plan_id
     if routes.routes:
         _check_routes(prep, plan, routes)
-    priced = _price(prep, books.get(plan) if plan is not None else None, state.account.tax_rate)
+    priced = _price(prep, books.get(plan) if plan is not None else None, state.tax_rate)
     total = sum((p for _, p in priced), Decimal(0))
     if state.balance - state.charged - total < state.floor:
         raise PaymentRequired(
@@ -204,10 +250,14 @@ def accept_batch(
     routes = routes or RouteTable()
     states = _load_accounts(session, {p.request.account_id for p in batch})
     senders = _approved_senders(session, {(p.request.account_id, p.request.sender) for p in batch})
-    plans = {
-        s.account.price_plan_id for s in states.values() if s.account.price_plan_id is not None
-    }
-    rate_books = books.get(session, plans)
+    rate_books = books.at_versions(
+        session,
+        {
+            s.plan_id: s.plan_version
+            for s in states.values()
+            if s.plan_id is not None and s.plan_version is not None
+        },
+    )
     opted_out = _opted_out(session, set(states))
 
     decided: list[tuple[PreparedSend, list[tuple[Decimal, Decimal]]] | SmsgateError] = []
@@ -236,13 +286,13 @@ def accept_batch(
             decided.append(exc)
 
     outcomes = _insert_all(session, decided, states, now, validity)
-    for account_id, state in states.items():
-        if state.charged:
-            session.execute(
-                update(Balance)
-                .where(Balance.account_id == account_id, Balance.kind == BalanceKind.SMS)
-                .values(amount=Balance.amount - state.charged, updated_at=now)
-            )
+    charges = [
+        {"account": account_id, "charged": state.charged, "now": now}
+        for account_id, state in states.items()
+        if state.charged
+    ]
+    if charges:
+        session.connection().execute(_CHARGE_BALANCE, charges)
     keys = [
         {
             "account_id": prep.request.account_id,
@@ -256,7 +306,7 @@ def accept_batch(
         if (claim := prep.request.idempotency) is not None and isinstance(outcome, Accepted)
     ]
     if keys:
-        session.execute(insert(IdempotencyKey), keys)
+        session.connection().execute(insert(_idempotency), keys)
     return outcomes
 
 
@@ -319,15 +369,9 @@ def _insert_all(
         )
     ids: Sequence[int] = []
     if with_ids:
-        ids = (
-            session.execute(
-                insert(Message).returning(Message.id, sort_by_parameter_order=True), with_ids
-            )
-            .scalars()
-            .all()
-        )
+        ids = session.connection().execute(_INSERT_MESSAGES, with_ids).scalars().all()
     if without_ids:
-        session.execute(insert(messages_table), without_ids)
+        session.connection().execute(insert(messages_table), without_ids)
 
     accepted: list[Accepted] = []
     for (prep, sending_id, offset, count, status, total), entry in zip(
@@ -362,7 +406,7 @@ def _insert_all(
             )
         )
     if ledger_rows:
-        session.execute(insert(ledger_table), ledger_rows)
+        session.connection().execute(insert(ledger_table), ledger_rows)
     it = iter(accepted)
     return [item if isinstance(item, SmsgateError) else next(it) for item in decided]
 

@@ -36,7 +36,9 @@ class SendService:
         self.settings = settings
         self.books = books
         self.on_accept = on_accept
-        self._batcher: Batcher[PreparedSend, Outcome] = Batcher(self._accept, name="accept")
+        self._batcher: Batcher[PreparedSend, Outcome] = Batcher(
+            self._accept, linger=settings.accept_linger_seconds, name="accept"
+        )
         self._routes = RouteTable()
         self._routes_read = 0.0
 
@@ -55,6 +57,7 @@ class SendService:
         )
 
     def _accept(self, batch: Sequence[PreparedSend]) -> list[Outcome]:
+        metrics.ACCEPT_BATCH.observe(len(batch))
         with self.db.write() as session:
             if time.monotonic() - self._routes_read > ROUTES_TTL:
                 # The route table decides whether a message can be carried at all; a change

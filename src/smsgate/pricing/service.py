@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -182,6 +182,11 @@ class RateBooks:
                 select(PricePlan.id, PricePlan.version).where(PricePlan.id.in_(ids))
             ).all()
         )
+        return self.at_versions(session, versions)
+
+    def at_versions(self, session: Session, versions: Mapping[int, int]) -> dict[int, RateBook]:
+        """The books of plans whose current versions the caller has just read (the send path
+        reads them with the accounts, saving a query per batch)."""
         out: dict[int, RateBook] = {}
         db = database_key(session)
         for plan_id, version in versions.items():

@@ -11,6 +11,8 @@ from smsgate.surfaces.native import (
     _webhooks,
 )
 
+send_messages = _messages.send_messages  # the fast lane serves it directly
+
 router = APIRouter()
 router.include_router(_messages.router)
 router.include_router(_account.router)
@@ -19,4 +21,4 @@ router.include_router(_invoices.router)
 router.include_router(_webhooks.router)
 router.include_router(_inbound.router)
 
-__all__ = ["router"]
+__all__ = ["router", "send_messages"]
