@@ -27,6 +27,7 @@ from smsgate.billing.models import Balance, BalanceKind, EntryType, ledger_table
 from smsgate.db import Money, UTCDateTime
 from smsgate.errors import Conflict, Forbidden, InvalidRequest, PaymentRequired, SmsgateError
 from smsgate.inbound.models import OptOut
+from smsgate.kit.fastinsert import FastInsert, reserve_ids
 from smsgate.kit.money import format_amount
 from smsgate.messaging.models import IdempotencyKey, Sending, messages_table
 from smsgate.messaging.prepare import Accepted, AcceptedMessage, PreparedSend
@@ -92,9 +93,6 @@ _OPTED_OUT = select(_opt_outs.c.account_id, _opt_outs.c.msisdn).where(
 _APPROVED_SENDERS = select(_senders.c.account_id, _senders.c.name).where(
     _senders.c.status == SenderStatus.APPROVED,
     _senders.c.account_id.in_(bindparam("accounts", expanding=True)),
-)
-_INSERT_MESSAGES = insert(messages_table).returning(
-    messages_table.c.id, sort_by_parameter_order=True
 )
 
 
@@ -334,10 +332,11 @@ def _insert_all(
     validity: timedelta,
 ) -> list[Outcome]:
     """Insert every accepted request's messages and charges with one statement each."""
-    with_ids: list[dict[str, Any]] = []
-    without_ids: list[dict[str, Any]] = []
+    connection = session.connection()
+    with_ids: list[tuple[Any, ...]] = []
+    without_ids: list[tuple[Any, ...]] = []
     plans: list[tuple[PreparedSend, int | None, int, int, MessageStatus, Decimal]] = []
-    ledger_rows: list[dict[str, Any]] = []
+    ledger_rows: list[list[Any]] = []
     running = {account_id: state.balance for account_id, state in states.items()}
     for item in decided:
         if isinstance(item, SmsgateError):
@@ -355,23 +354,17 @@ def _insert_all(
         plans.append((prep, sending_id, len(target), len(rows), status, total))
         target.extend(rows)
         running[req.account_id] -= total
+        reference = f"sending:{sending_id}" if sending_id else ""
+        description = f"{len(rows)} message(s), {prep.segments.parts} part(s) each"
+        balance_after = running[req.account_id]
         ledger_rows.append(
-            {
-                "account_id": req.account_id,
-                "kind": BalanceKind.SMS,
-                "entry_type": EntryType.CHARGE,
-                "amount": -total,
-                "balance_after": running[req.account_id],
-                "reference": f"sending:{sending_id}" if sending_id else "",
-                "description": f"{len(rows)} message(s), {prep.segments.parts} part(s) each",
-                "created_at": now,
-            }
+            [req.account_id, _SMS, _CHARGE, -total, balance_after, reference, description, now]
         )
-    ids: Sequence[int] = []
-    if with_ids:
-        ids = session.connection().execute(_INSERT_MESSAGES, with_ids).scalars().all()
-    if without_ids:
-        session.connection().execute(insert(messages_table), without_ids)
+    ids = reserve_ids(connection, messages_table, len(with_ids))
+    _MESSAGES_WITH_IDS.execute(
+        connection, [(i, *row) for i, row in zip(ids, with_ids, strict=True)]
+    )
+    _MESSAGES.execute(connection, without_ids)
 
     accepted: list[Accepted] = []
     for (prep, sending_id, offset, count, status, total), entry in zip(
@@ -380,33 +373,24 @@ def _insert_all(
         messages: list[AcceptedMessage] = []
         if prep.request.want_messages:
             messages = [
-                AcceptedMessage(
-                    ids[offset + i],
-                    r["request_id"],
-                    r["msisdn"],
-                    r["destination"],
-                    r["parts"],
-                    r["price"],
-                    status,
-                )
-                for i, r in enumerate(with_ids[offset : offset + count])
+                AcceptedMessage(ids[offset + i], *_reported(row), status)
+                for i, row in enumerate(with_ids[offset : offset + count])
             ]
             if count == 1:
-                entry["reference"] = f"message:{messages[0].id}"
+                entry[_REFERENCE] = f"message:{messages[0].id}"
         accepted.append(
             Accepted(
                 sending_id,
                 count,
                 prep.segments.parts * count,
                 total,
-                entry["balance_after"],
+                entry[_BALANCE_AFTER],
                 status,
                 now,
                 messages,
             )
         )
-    if ledger_rows:
-        session.connection().execute(insert(ledger_table), ledger_rows)
+    _LEDGER.execute(connection, ledger_rows)
     it = iter(accepted)
     return [item if isinstance(item, SmsgateError) else next(it) for item in decided]
 
@@ -435,6 +419,60 @@ def _insert_sending(
     ).scalar_one()
 
 
+# Column orders of the rows the send path writes (see smsgate.kit.fastinsert).
+_MESSAGE_COLUMNS = (
+    "account_id",
+    "sending_id",
+    "surface",
+    "sender",
+    "text",
+    "encoding",
+    "parts",
+    "status",
+    "requested_type",
+    "callback_url",
+    "created_at",
+    "updated_at",
+    "scheduled_at",
+    "next_attempt_at",
+    "valid_until",
+    "attempts",
+    "refunded",
+    "request_id",
+    "msisdn",
+    "destination",
+    "country",
+    "mcc",
+    "mnc",
+    "rate",
+    "price",
+)
+_FIRST_OWN = _MESSAGE_COLUMNS.index("request_id")  # the columns after it differ per recipient
+_MESSAGES = FastInsert(messages_table, _MESSAGE_COLUMNS)
+_MESSAGES_WITH_IDS = FastInsert(messages_table, ("id", *_MESSAGE_COLUMNS))
+_LEDGER_COLUMNS = (
+    "account_id",
+    "kind",
+    "entry_type",
+    "amount",
+    "balance_after",
+    "reference",
+    "description",
+    "created_at",
+)
+_LEDGER = FastInsert(ledger_table, _LEDGER_COLUMNS)
+_REFERENCE = _LEDGER_COLUMNS.index("reference")
+_BALANCE_AFTER = _LEDGER_COLUMNS.index("balance_after")
+_SMS = BalanceKind.SMS.value
+_CHARGE = EntryType.CHARGE.value
+
+
+def _reported(row: tuple[Any, ...]) -> tuple[str, str, str, int, Decimal]:
+    """request id, number, destination, parts and price of a message row, as answered."""
+    own = row[_FIRST_OWN:]
+    return own[0], own[1], own[2], row[6], own[7]
+
+
 def _message_rows(
     prep: PreparedSend,
     priced: list[tuple[Decimal, Decimal]],
@@ -443,38 +481,38 @@ def _message_rows(
     due: datetime,
     now: datetime,
     validity: timedelta,
-) -> list[dict[str, Any]]:
+) -> list[tuple[Any, ...]]:
     req = prep.request
-    common: dict[str, Any] = {
-        "account_id": req.account_id,
-        "sending_id": sending_id,
-        "surface": req.surface,
-        "sender": req.sender,
-        "text": req.text,
-        "encoding": prep.segments.encoding.value,
-        "parts": prep.segments.parts,
-        "status": status,
-        "requested_type": req.requested_type,
-        "callback_url": req.callback_url,
-        "created_at": now,
-        "updated_at": now,
-        "scheduled_at": req.scheduled_at,
-        "next_attempt_at": due,
-        "valid_until": due + validity,
-        "attempts": 0,
-        "refunded": False,
-    }
+    common = (
+        req.account_id,
+        sending_id,
+        req.surface,
+        req.sender,
+        req.text,
+        prep.segments.encoding.value,
+        prep.segments.parts,
+        status.value,
+        req.requested_type,
+        req.callback_url,
+        now,
+        now,
+        req.scheduled_at,
+        due,
+        due + validity,
+        0,
+        False,
+    )
     return [
-        {
-            **common,
-            "request_id": str(uuid.uuid4()),
-            "msisdn": d.msisdn,
-            "country": d.country,
-            "mcc": d.mcc,
-            "mnc": d.mnc,
-            "destination": d.name,
-            "rate": rate,
-            "price": price,
-        }
+        (
+            *common,
+            str(uuid.uuid4()),
+            d.msisdn,
+            d.name,
+            d.country,
+            d.mcc,
+            d.mnc,
+            rate,
+            price,
+        )
         for d, (rate, price) in zip(prep.destinations, priced, strict=True)
     ]
