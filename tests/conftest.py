@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 
 from smsgate.config import Settings
@@ -17,6 +19,9 @@ from tests.support.npm_smsc import install_smpp, missing_tools
 from tests.support.postgres import postgres_server
 
 _counter = itertools.count()
+# Connector credentials are sealed under this key in the tests and the processes they start
+# (a PostgreSQL database has no key file beside it: connectors/vault.py).
+os.environ.setdefault("SMSGATE_SECRET_KEY", Fernet.generate_key().decode())
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -27,7 +27,9 @@ from smsgate.config import Settings, get_settings
 from smsgate.connectors.registry import (
     add_connector,
     list_connectors,
+    new_callback_url,
     public_view,
+    rekey,
     remove_connector,
 )
 from smsgate.db import Database
@@ -390,12 +392,15 @@ def connectors_add(
     if kind in ("smpp", "simulator"):
         options.update(extra)
 
-    def add(session: Session) -> None:
-        add_connector(session, name, kind, options, password)
+    def add(session: Session) -> str | None:
+        config = add_connector(session, name, kind, options, password)
         audit.record(session, cli_actor(), "connector.add", f"connector:{name}", kind=kind)
+        return new_callback_url(config, get_settings())
 
-    in_transaction(add)
+    callback = in_transaction(add)
     typer.echo(f"connector {name!r} ({kind}) added")
+    if callback:
+        typer.echo(f"callback URL (shown once; for the provider's inbound settings): {callback}")
 
 
 def _key_value(text: str) -> tuple[str, object]:
@@ -419,6 +424,23 @@ def connectors_list(
         return
     for row in rows:
         typer.echo(f"{row['name']}\t{row['kind']}\t{json.dumps(row['options'])}")
+
+
+@connectors_app.command("rekey")
+def connectors_rekey() -> None:
+    """Encrypt every stored credential under the first SMSGATE_SECRET_KEY (after a key
+    rotation, or for rows stored before encryption) and give HTTP connectors without a
+    callback token one."""
+
+    def run(session: Session) -> list[tuple[str, str]]:
+        issued = rekey(session, get_settings())
+        audit.record(session, cli_actor(), "connector.rekey", "connectors", issued=len(issued))
+        return issued
+
+    issued = in_transaction(run)
+    typer.echo("connector credentials sealed under the first key")
+    for connector, url in issued:
+        typer.echo(f"{connector}: new callback URL (shown once): {url}")
 
 
 @connectors_app.command("remove")

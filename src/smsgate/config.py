@@ -6,7 +6,7 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,6 +43,19 @@ class Settings(BaseSettings):
     connector_lease_seconds: float = Field(10.0, ge=1)
     retry_base_seconds: float = Field(2.0, gt=0)
     retry_max_seconds: float = Field(600.0, gt=0)
+
+    # connectors: credentials at rest and the URL upstreams call back (docs/connectors.md)
+    secret_key: SecretStr = Field(
+        SecretStr(""),
+        description="Fernet keys, comma-separated, that encrypt upstream credentials in the "
+        "database; the first encrypts, every one decrypts. Unset with a SQLite file: a key "
+        "file beside it.",
+    )
+    public_url: str = Field(
+        "",
+        description="Base URL at which upstream providers reach this smsgate, e.g. "
+        "https://gw.example; the callback URLs given to them start with it.",
+    )
 
     # built-in simulator connector
     simulator_delay: float = Field(0.5, ge=0, description="Seconds before the simulator's receipt.")

@@ -18,8 +18,10 @@ class ConnectorConfig(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(20))
-    options: Mapped[str] = mapped_column(Text, default="{}")  # JSON, no secrets
-    secret: Mapped[str] = mapped_column(Text, default="")  # password / API key; never returned
+    # JSON; an HTTP connector's callback_token in it is sealed (vault.py) and never shown
+    options: Mapped[str] = mapped_column(Text, default="{}")
+    # password / API key, sealed (vault.py; plain in rows from before); never returned
+    secret: Mapped[str] = mapped_column(Text, default="")
     enabled: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

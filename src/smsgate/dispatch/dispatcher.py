@@ -25,6 +25,7 @@ from smsgate import metrics
 from smsgate.config import Settings
 from smsgate.connectors.base import Connector, InboundMessage, Outcome, Receipt, SubmitResult
 from smsgate.db import Database
+from smsgate.dispatch.leases import Heartbeat
 from smsgate.dispatch.outbox import (
     Claimed,
     apply_receipts,
@@ -35,6 +36,7 @@ from smsgate.dispatch.outbox import (
     reapply_early,
     record_submits,
     release,
+    renew_claims,
     unconfirmed_parts,
 )
 from smsgate.dispatch.pool import ConnectorPool
@@ -76,6 +78,10 @@ class Dispatcher:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._next: list[Claimed] = []  # claimed in the previous commit, not yet submitted
+        self._current: list[Claimed] = []  # being submitted now, not yet recorded
+        # Renews the claims of both lists from its own task: a submit that outlives the
+        # claim lease (a slow upstream) must not let another dispatcher claim and resend.
+        self._claims = Heartbeat("claims", settings.dispatch_lease_seconds / 3, self._renew_claims)
         self._wake = asyncio.Event()
 
     async def _db(self, fn: Callable[[], T]) -> T:
@@ -95,6 +101,7 @@ class Dispatcher:
             loop.create_task(self._sweep_loop()),
             loop.create_task(self._refresh_loop()),
         ]
+        self._claims.start()
 
     async def refresh(self) -> None:
         """Bring connectors and routes in line with the database."""
@@ -124,6 +131,7 @@ class Dispatcher:
             await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), timeout)
         for task in self._tasks:
             task.cancel()
+        await self._claims.stop()
         if self._next:
             ids = [c.message.id for c in self._next]
 
@@ -138,6 +146,13 @@ class Dispatcher:
         await self._receipts.stop()
         await self._inbound.stop()
         self._executor.shutdown(wait=True)
+
+    def _renew_claims(self) -> None:
+        ids = [c.message.id for c in self._current + self._next]
+        if ids:
+            until = utcnow() + timedelta(seconds=self.settings.dispatch_lease_seconds)
+            with self.db.write() as session:
+                renew_claims(session, self.owner, ids, until)
 
     async def _on_receipts(self, receipts: Sequence[Receipt]) -> None:
         await self._receipts.submit(receipts)
@@ -168,6 +183,7 @@ class Dispatcher:
                 moved = await self._cycle(lease)
             except Exception:
                 log.exception("dispatch cycle failed; retrying")
+                self._current = []  # unrecorded: their leases lapse and they are sent again
                 moved = 0
                 await asyncio.sleep(1.0)
             if moved == 0:
@@ -252,6 +268,7 @@ class Dispatcher:
             claimed = await self._db(do_claim)
         if not claimed:
             return 0
+        self._current = claimed
         routed, waiting, elsewhere = self._route(claimed)
         answered = await self._submit_with_failover(routed)
         now = utcnow()
@@ -276,6 +293,7 @@ class Dispatcher:
                 return claim(session, self.owner, batch_size, utcnow(), lease)
 
         self._next = await self._db(record_and_claim)
+        self._current = []
         for _, batch, results in answered:
             for c in batch:
                 metrics.DISPATCH_LATENCY.observe((now - c.created_at).total_seconds())

@@ -148,6 +148,25 @@ def release(
     )
 
 
+def renew_claims(session: Session, owner: str, ids: Sequence[int], until: datetime) -> int:
+    """Extend the lease of claimed messages this owner still holds and has not recorded yet
+    (the claim-lease heartbeat), so that no other dispatcher claims a message whose submit
+    is still under way. A message already recorded or taken over is left alone."""
+    if not ids:
+        return 0
+    result = session.execute(
+        update(Message)
+        .where(
+            Message.id.in_(ids),
+            Message.lease_owner == owner,
+            Message.status == MessageStatus.QUEUED,
+        )
+        .values(lease_until=until),
+        execution_options={"synchronize_session": False},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def expire_unsent(session: Session, now: datetime, limit: int = 5000) -> int:
     """Messages that could not leave within their validity end undeliverable, refunded."""
     ids = session.scalars(

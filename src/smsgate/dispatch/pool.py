@@ -5,14 +5,18 @@ with the CLI starts, a removed one stops, a changed route applies, with no resta
 
 Each configured connector runs in one dispatcher at a time: on every refresh the pool takes
 or renews the connector's lease (``dispatch/leases.py``), starts only the connectors whose
-lease it holds and stops one whose lease it lost. The built-in ``simulator`` and connectors
-handed in by the caller are in-process and run in every dispatcher without a lease.
+lease it holds and stops one whose lease it lost. Between refreshes, a heartbeat renews the
+leases held every third of the lease, from its own task and thread, so that a dispatcher
+busy with a long submit or a slow refresh keeps its connectors. The built-in ``simulator``
+and connectors handed in by the caller are in-process and run in every dispatcher without a
+lease.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -53,8 +57,14 @@ class ConnectorPool:
         self.settings = settings
         self.owner = owner or f"pool:{id(self):x}"
         self._lease = timedelta(seconds=settings.connector_lease_seconds)
-        # connector -> when our lease on it ends (as granted); replaced whole, never mutated
+        # connector -> when our lease on it ends (as granted); replaced whole, never mutated,
+        # under the lock: the refresh (dispatcher's database thread) and the heartbeat (a
+        # thread of its own) both replace it
         self._held: dict[str, datetime] = {}
+        self._held_lock = threading.Lock()
+        self.heartbeat = leases.Heartbeat(
+            "connector leases", settings.connector_lease_seconds / 3, self.renew_held
+        )
         # configured connectors whose lease another dispatcher holds now
         self.elsewhere: frozenset[str] = frozenset()
         self.live: dict[str, Connector] = {}
@@ -87,20 +97,34 @@ class ConnectorPool:
                 rate_books.get(session, [plan_id])
         leased = [c.name for c in configs if c.name not in self._fixed]
         now = utcnow()
-        with self.db.write() as session:
+        with self._held_lock, self.db.write() as session:
             # a connector removed or disabled since: give its lease up too
             leases.release(session, self.owner, [n for n in self._held if n not in leased])
             held = leases.acquire(session, self.owner, leased, now, self._lease)
-        self._held = dict.fromkeys(held, now + self._lease)
+            self._held = dict.fromkeys(held, now + self._lease)
         self.elsewhere = frozenset(n for n in leased if n not in held)
         configs = [c for c in configs if c.name in self._fixed or c.name in held]
         return configs, routes, costs, plans
 
+    def renew_held(self) -> None:
+        """The heartbeat: extend the leases held; drop at once any that was taken over."""
+        with self._held_lock:
+            held = self._held
+            if not held:
+                return
+            now = utcnow()
+            with self.db.write() as session:
+                kept = leases.renew(session, self.owner, list(held), now, self._lease)
+            self._held = {n: now + self._lease for n in held if n in kept}
+        for name in set(held) - kept:
+            log.warning("connector lease lost to another dispatcher", connector=name)
+
     def release_leases(self) -> None:
         """Give up every lease at once (on a graceful stop; runs on the database thread)."""
-        self._held = {}
-        with self.db.write() as session:
-            leases.release(session, self.owner)
+        with self._held_lock:
+            self._held = {}
+            with self.db.write() as session:
+                leases.release(session, self.owner)
 
     def holds(self, name: str) -> bool:
         """May this dispatcher use the connector now: in-process, or under a live lease."""
@@ -129,6 +153,7 @@ class ConnectorPool:
 
         A connector that can receive inbound messages (``set_inbound``) gets ``inbound``
         before it starts."""
+        self.heartbeat.start()
         self.routes, self._cost_plans, self._plans = routes, costs, plans
         wanted = {c.name: c for c in configs}
         if DEFAULT_CONNECTOR not in self.live and DEFAULT_CONNECTOR not in self._fixed:
@@ -145,7 +170,7 @@ class ConnectorPool:
             if name in self.live:
                 continue
             try:
-                connector = build(config)
+                connector = build(config, self.settings)
             except Exception:
                 log.exception("cannot build connector", connector=name)
                 continue
@@ -178,6 +203,7 @@ class ConnectorPool:
         log.info("connector stopped", connector=name)
 
     async def stop_all(self) -> None:
+        await self.heartbeat.stop()
         for name in list(self.live):
             await self._stop(name)
 

@@ -7,8 +7,12 @@ for its path prefix.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -45,6 +49,43 @@ def problem(exc: SmsgateError) -> Response:
         headers=headers,
         media_type="application/problem+json",
     )
+
+
+class Problem(BaseModel):
+    """What ``problem()`` writes, for the OpenAPI document of ``/v1`` and ``/v1/admin``."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    field: str | None = None
+
+
+_PROBLEM_SCHEMA = Problem.model_json_schema()
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of a route or router: these statuses answer problem+json.
+
+    Naming 422 also keeps FastAPI from documenting its own validation error body, which
+    smsgate never sends.
+    """
+    return {
+        status: {
+            "description": "An error (RFC 9457 problem details)",
+            "content": {"application/problem+json": {"schema": _PROBLEM_SCHEMA}},
+        }
+        for status in statuses
+    }
+
+
+def document_not_found(router: APIRouter) -> None:
+    """Add 404 to the documented answers of every route of ``router`` with a path parameter:
+    the id or name it carries may not exist, or belong to another account."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.param_convertors:
+            route.responses = {**problem_responses(404), **route.responses}
 
 
 def register(matches: Callable[[str], bool], renderer: Renderer) -> None:

@@ -7,13 +7,19 @@ fields) and answers in that API's format. ``mode`` picks a failure: ``"ok"``,
 numbers ending in ``fail_suffix`` get a failed delivery report, others a delivered one. A
 fake that is given a callback URL in the request (StatusCallback, notifyUrl, dlr_url) POSTs
 its delivery reports there, as the real provider does, ``callback_delay`` seconds after
-answering; Trumpia answers status reports instead.
+answering; Trumpia answers status reports instead. Twilio signs what it POSTs
+(``X-Twilio-Signature``, computed here from Twilio's documented recipe). ``proxy`` maps a
+public URL prefix to the loopback one that actually answers, as a reverse proxy in front of
+smsgate would: the fake signs the public URL and connects to the loopback one. Twilio and
+Infobip also forward inbound (MO) messages (``send_inbound``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import itertools
 import uuid
 from collections.abc import Iterator
@@ -52,9 +58,21 @@ class Fake:
     url: str = ""
     seen: list[Seen] = field(default_factory=list)
     callbacks: list[tuple[str, int]] = field(default_factory=list)  # (url, HTTP status)
+    proxy: dict[str, str] = field(default_factory=dict)  # public URL prefix -> loopback
 
     def routes(self) -> list[Route]:
         raise NotImplementedError
+
+    def target(self, url: str) -> str:
+        """Where a request to ``url`` really goes (through the proxy, if one covers it)."""
+        for public, actual in self.proxy.items():
+            if url.startswith(public):
+                return actual + url[len(public) :]
+        return url
+
+    def headers_for(self, url: str, body: dict[str, Any]) -> dict[str, str]:
+        """Headers of a callback to ``url`` (a signature, for providers that sign)."""
+        return {}
 
     def app(self) -> Starlette:
         return Starlette(routes=self.routes())
@@ -70,8 +88,11 @@ class Fake:
             async with httpx.AsyncClient(timeout=10) as client:
                 for url, body in posts:
                     try:
+                        headers = self.headers_for(url, body)
                         sent = await (
-                            client.post(url, data=body) if form else client.post(url, json=body)
+                            client.post(self.target(url), data=body, headers=headers)
+                            if form
+                            else client.post(self.target(url), json=body, headers=headers)
                         )
                         self.callbacks.append((url, sent.status_code))
                     except httpx.HTTPError:
@@ -101,10 +122,49 @@ async def _json_body(request: Request) -> Any:
 # --- Twilio -------------------------------------------------------------------------------
 
 
+def twilio_signature(url: str, form: dict[str, str], auth_token: str) -> str:
+    """Twilio's recipe: the URL, then each POST field sorted by name as name + value,
+    HMAC-SHA1 under the Auth Token, base64."""
+    text = url + "".join(name + form[name] for name in sorted(form))
+    return base64.b64encode(
+        hmac.new(auth_token.encode(), text.encode(), hashlib.sha1).digest()
+    ).decode()
+
+
 @dataclass
 class FakeTwilio(Fake):
     account_sid: str = "AC" + "0" * 31 + "1"
     auth_token: str = "twilio-auth-token"
+    # how callbacks are signed: "ok", "none" (no header), "wrong_key", "request_url" (signs
+    # the URL it connects to instead of the one it was given)
+    signing: str = "ok"
+
+    def headers_for(self, url: str, body: dict[str, Any]) -> dict[str, str]:
+        if self.signing == "none":
+            return {}
+        key = "not-the-auth-token" if self.signing == "wrong_key" else self.auth_token
+        signed = self.target(url) if self.signing == "request_url" else url
+        return {"X-Twilio-Signature": twilio_signature(signed, body, key)}
+
+    def send_inbound(self, url: str, source: str, to: str, text: str) -> httpx.Response:
+        """A handset's message to one of our Twilio numbers, forwarded by the number's
+        incoming-message webhook (configured with ``url``)."""
+        sid = "SM" + uuid.uuid4().hex
+        form = {
+            "ToCountry": "LV",
+            "SmsMessageSid": sid,
+            "NumMedia": "0",
+            "SmsSid": sid,
+            "SmsStatus": "received",
+            "Body": text,
+            "To": to,
+            "NumSegments": "1",
+            "MessageSid": sid,
+            "AccountSid": self.account_sid,
+            "From": source,
+            "ApiVersion": "2010-04-01",
+        }
+        return httpx.post(self.target(url), data=form, headers=self.headers_for(url, form))
 
     def routes(self) -> list[Route]:
         return [Route("/2010-04-01/Accounts/{sid}/Messages.json", self.create, methods=["POST"])]
@@ -182,6 +242,27 @@ class FakeTwilio(Fake):
 @dataclass
 class FakeInfobip(Fake):
     api_key: str = "infobip-api-key"
+
+    def send_inbound(self, url: str, *messages: tuple[str, str, str]) -> httpx.Response:
+        """Handsets' messages ``(from, to, text)`` forwarded to ``url`` in the default
+        ``MO_JSON_2`` format of a number's forwarding action."""
+        results = [
+            {
+                "messageId": uuid.uuid4().hex,
+                "from": source,
+                "to": to,
+                "text": text,
+                "cleanText": text,
+                "keyword": "",
+                "receivedAt": "2026-11-24T10:00:01.250+0000",
+                "smsCount": 1,
+                "price": {"pricePerMessage": 0, "currency": "EUR"},
+                "callbackData": None,
+            }
+            for source, to, text in messages
+        ]
+        body = {"results": results, "messageCount": len(results), "pendingMessageCount": 0}
+        return httpx.post(self.target(url), json=body)
 
     def routes(self) -> list[Route]:
         return [Route("/sms/2/text/advanced", self.send, methods=["POST"])]

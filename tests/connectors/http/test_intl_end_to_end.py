@@ -1,7 +1,8 @@
 """Twilio, Infobip, Messente and Trumpia as connectors of a running smsgate (SQLite and
 PostgreSQL): configured in the database, routed to by prefix, sent to over real HTTP; the
-fakes call smsgate's ``/v1/callbacks/{connector}`` back (Trumpia is polled) and the messages
-reach their final status without touching the ledger. Secrets never leave the database.
+fakes call smsgate's ``/v1/callbacks/{connector}/{token}`` back (Trumpia is polled) and the
+messages reach their final status without touching the ledger. Secrets are stored encrypted
+and never leave the database; callback tokens only in the callback URLs.
 """
 
 from __future__ import annotations
@@ -17,8 +18,15 @@ import pytest
 from sqlalchemy import func, select
 
 from smsgate.billing import ledger
+from smsgate.config import Settings
 from smsgate.connectors.models import ConnectorConfig
-from smsgate.connectors.registry import add_connector, kinds, list_connectors, public_view
+from smsgate.connectors.registry import (
+    add_connector,
+    kinds,
+    list_connectors,
+    new_callback_url,
+    public_view,
+)
 from smsgate.db import Database
 from smsgate.errors import InvalidRequest
 from smsgate.messaging.models import Message
@@ -34,7 +42,9 @@ from tests.support.factories import make_customer
 from tests.support.waiting import wait_for
 
 
-def test_four_providers_deliver_over_http(db: Database, server: str, client: httpx.Client) -> None:
+def test_four_providers_deliver_over_http(
+    db: Database, settings: Settings, server: str, client: httpx.Client
+) -> None:
     customer = make_customer(db, balance=Decimal("10"))
     with ExitStack() as stack:
         tw = stack.enter_context(running(FakeTwilio()))
@@ -45,30 +55,46 @@ def test_four_providers_deliver_over_http(db: Database, server: str, client: htt
         assert isinstance(ms, FakeMessente) and isinstance(tp, FakeTrumpia)
         with db.write() as s:
             back = f"{server}/v1/callbacks"
-            add_connector(
-                s,
-                "tw",
-                "twilio",
-                {"base_url": tw.url, "account_sid": tw.account_sid, "callback_url": f"{back}/tw"},
-                tw.auth_token,
-            )
-            add_connector(
-                s, "ib", "infobip", {"base_url": ib.url, "callback_url": f"{back}/ib"}, ib.api_key
-            )
-            add_connector(
-                s,
-                "ms",
-                "messente",
-                {"base_url": f"{ms.url}/v1", "username": ms.username, "callback_url": f"{back}/ms"},
-                ms.password,
-            )
-            add_connector(
-                s,
-                "tp",
-                "trumpia",
-                {"base_url": tp.url, "user_name": tp.user_name, "poll_interval": 0.2},
-                tp.api_key,
-            )
+            added = [
+                add_connector(
+                    s,
+                    "tw",
+                    "twilio",
+                    {
+                        "base_url": tw.url,
+                        "account_sid": tw.account_sid,
+                        "callback_url": f"{back}/tw",
+                    },
+                    tw.auth_token,
+                ),
+                add_connector(
+                    s,
+                    "ib",
+                    "infobip",
+                    {"base_url": ib.url, "callback_url": f"{back}/ib"},
+                    ib.api_key,
+                ),
+                add_connector(
+                    s,
+                    "ms",
+                    "messente",
+                    {
+                        "base_url": f"{ms.url}/v1",
+                        "username": ms.username,
+                        "callback_url": f"{back}/ms",
+                    },
+                    ms.password,
+                ),
+                add_connector(
+                    s,
+                    "tp",
+                    "trumpia",
+                    {"base_url": tp.url, "user_name": tp.user_name, "poll_interval": 0.2},
+                    tp.api_key,
+                ),
+            ]
+            # shown once, at creation: the option's URL followed by the connector's token
+            urls = {c.name: new_callback_url(c, settings) or "" for c in added}
             for prefix, name in [
                 ("37121", "tw"),
                 ("37122", "ib"),
@@ -131,10 +157,12 @@ def test_four_providers_deliver_over_http(db: Database, server: str, client: htt
         assert [len(f.seen) for f in (tw, ib, ms)] == [1, 2, 1]
         assert len([x for x in tp.seen if x.method == "PUT"]) == 1
         wait_for(lambda: [len(f.callbacks) for f in (tw, ib, ms)] == [2, 2, 2])
-        assert tw.callbacks == [(f"{back}/tw", 200)] * 2  # sent, then delivered
-        assert ms.callbacks == [(f"{back}/ms", 200)] * 2  # ACK, then DELIVRD
-        assert ib.callbacks == [(f"{back}/ib", 200)] * 2
-        assert tw.seen[0].body["StatusCallback"] == f"{back}/tw"
+        assert all(urls[n].startswith(f"{back}/{n}/") for n in ("tw", "ib", "ms"))
+        assert urls["tp"].startswith("/v1/callbacks/tp/")  # no URL known: its path
+        assert tw.callbacks == [(urls["tw"], 200)] * 2  # sent, then delivered
+        assert ms.callbacks == [(urls["ms"], 200)] * 2  # ACK, then DELIVRD
+        assert ib.callbacks == [(urls["ib"], 200)] * 2
+        assert tw.seen[0].body["StatusCallback"] == urls["tw"]
 
     # secrets: stored, never shown by anything built on public_view (``connectors list``)
     secrets = [tw.auth_token, ib.api_key, ms.password, tp.api_key]
@@ -145,7 +173,13 @@ def test_four_providers_deliver_over_http(db: Database, server: str, client: htt
         v["has_secret"] and set(v) == {"name", "kind", "options", "enabled", "has_secret"}
         for v in views
     )
-    assert not any(secret in json.dumps(views) for secret in secrets)
+    tokens = [url.rsplit("/", 1)[1] for url in urls.values()]
+    assert not any(secret in json.dumps(views) for secret in secrets + tokens)
+    # at rest: the secret column and the callback token are ciphertext
+    with db.read() as s:
+        stored = [(c.secret, c.options) for c in list_connectors(s)]
+    assert all(secret.startswith("enc:v1:") for secret, _ in stored)
+    assert not any(x in secret + options for secret, options in stored for x in secrets + tokens)
 
 
 @pytest.mark.parametrize(

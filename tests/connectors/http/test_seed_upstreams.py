@@ -30,7 +30,7 @@ from smsgate.connectors.http.devsms import DevsmsProvider
 from smsgate.connectors.http.eskiz import EskizProvider
 from smsgate.connectors.http.smsby import SmsbyProvider
 from smsgate.connectors.http.smsgic import SmsgicProvider
-from smsgate.connectors.registry import add_connector
+from smsgate.connectors.registry import add_connector, new_callback_url
 from smsgate.db import Database
 from smsgate.errors import InvalidRequest
 from smsgate.messaging.models import Message
@@ -612,7 +612,7 @@ def _all_final(
 
 
 def test_the_seed_upstreams_deliver_end_to_end(
-    db: Database, server: str, client: httpx.Client, fakes: Upstreams
+    db: Database, settings: Settings, server: str, client: httpx.Client, fakes: Upstreams
 ) -> None:
     customer = make_customer(db, balance=Decimal("10"))
     back = f"{server}/v1/callbacks"
@@ -621,7 +621,7 @@ def test_the_seed_upstreams_deliver_end_to_end(
         add_connector(
             s, "gic", "smsgic", opts("smsgic") | {"poll_interval": 0.2}, fakes.secret("smsgic")
         )
-        add_connector(  # callbacks only: polling off
+        dev = add_connector(  # callbacks only: polling off
             s,
             "dev",
             "devsms",
@@ -631,13 +631,15 @@ def test_the_seed_upstreams_deliver_end_to_end(
         add_connector(
             s, "by", "smsby", opts("smsby") | {"poll_interval": 0.2}, fakes.secret("smsby")
         )
-        add_connector(
+        esk = add_connector(
             s,
             "esk",
             "eskiz",
             opts("eskiz") | {"callback_url": f"{back}/esk"},
             fakes.secret("eskiz"),
         )
+        # the option's URL followed by the connector's callback token, shown at creation
+        dev_url, esk_url = (new_callback_url(c, settings) for c in (dev, esk))
         for name, prefix in [("gic", "37121"), ("dev", "99890"), ("by", "37529"), ("esk", "99891")]:
             add_route(s, name, prefix=prefix)
     time.sleep(2.5)  # the API and the dispatcher read connectors and routes every 2 s
@@ -691,8 +693,10 @@ def test_the_seed_upstreams_deliver_end_to_end(
     # one upstream message per message; devsms.uz and Eskiz called smsgate back
     assert len(fakes.smsgic.sent) == 1 and fakes.smsgic.sent["1001"].text == sends["gic"][1]
     assert [len(fakes.of(k).sent) for k in ("devsms", "smsby", "eskiz")] == [2, 1, 2]
-    assert [c[2] for c in fakes.devsms.callbacks if c[0] == f"{back}/dev"] == [200, 200]
-    assert [c[2] for c in fakes.eskiz.callbacks if c[0] == f"{back}/esk"] == [200, 200]
+    assert dev_url and dev_url.startswith(f"{back}/dev/")
+    assert esk_url and esk_url.startswith(f"{back}/esk/")
+    assert [c[2] for c in fakes.devsms.callbacks if c[0] == dev_url] == [200, 200]
+    assert [c[2] for c in fakes.eskiz.callbacks if c[0] == esk_url] == [200, 200]
     assert not any(s.path.endswith("get_status.php") for s in fakes.devsms.seen)
 
 

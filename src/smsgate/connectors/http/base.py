@@ -3,8 +3,11 @@
 A provider subclass says how to send one message (``send_one``) and, if the provider
 reports delivery by calling us back, how to read a callback (``parse_callback``, a class
 method: callbacks may reach any API process, which has no live connector). Providers that
-must be asked for status set ``poll_interval`` and implement ``poll``; the dispatcher hands
-them the upstream ids still waiting for a receipt through ``pending``.
+forward inbound (MO) messages to the same URL read them with ``parse_inbound``. Providers
+that sign their callbacks set ``signs_callbacks`` and check a signature in ``authentic``
+(every callback must also carry the connector's callback token: ``connectors/registry.py``).
+Providers that must be asked for status set ``poll_interval`` and implement ``poll``; the
+dispatcher hands them the upstream ids still waiting for a receipt through ``pending``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,14 @@ from typing import Any, ClassVar
 import httpx
 import structlog
 
-from smsgate.connectors.base import OutboundMessage, Outcome, Receipt, ReceiptSink, SubmitResult
+from smsgate.connectors.base import (
+    InboundMessage,
+    OutboundMessage,
+    Outcome,
+    Receipt,
+    ReceiptSink,
+    SubmitResult,
+)
 
 log = structlog.get_logger(__name__)
 PendingSource = Callable[[], Awaitable[list[str]]]
@@ -29,6 +39,9 @@ class HttpProvider:
     required: ClassVar[tuple[str, ...]] = ()
     poll_interval: ClassVar[float | None] = None
     concurrency: ClassVar[int] = 16
+    signs_callbacks: ClassVar[bool] = False
+    # what a callback is answered with (body, media type) once it has been taken
+    callback_reply: ClassVar[tuple[str, str]] = ("OK", "text/plain")
 
     def __init__(self, name: str, options: Mapping[str, Any], secret: str = "") -> None:
         self.name = name
@@ -91,6 +104,18 @@ class HttpProvider:
     ) -> list[Receipt]:
         """Receipts from a status callback; providers without callbacks get none."""
         return []
+
+    @classmethod
+    def parse_inbound(
+        cls, name: str, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
+    ) -> list[InboundMessage]:
+        """Inbound (MO) messages a callback carries; providers without them get none."""
+        return []
+
+    @classmethod
+    def authentic(cls, url: str, body: bytes, headers: Mapping[str, str], secret: str) -> bool:
+        """Does the callback's signature verify (``signs_callbacks`` providers only)?"""
+        return False
 
     async def poll(self, upstream_ids: Sequence[str]) -> list[Receipt]:
         return []

@@ -12,17 +12,29 @@ Receipts: Infobip POSTs delivery reports to ``notifyUrl`` as JSON ``{"results": 
 "status": {"groupName", "name", ...}, "error": {"name", "id", ...}, ...}]}``, several reports
 per request. Infobip splits long texts itself (``smsCount``) and reports one message: smsgate
 records it as one part.
+
+Inbound: a number's forwarding to a URL (configured at Infobip with the connector's callback
+URL; the default ``MO_JSON_2`` format) POSTs ``{"results": [{"messageId", "from", "to",
+"text", "receivedAt", ...}], "messageCount", "pendingMessageCount"}``: results with a
+``text`` and no ``status`` are inbound messages.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import structlog
 
-from smsgate.connectors.base import OutboundMessage, Outcome, Receipt, SubmitResult
+from smsgate.connectors.base import (
+    InboundMessage,
+    OutboundMessage,
+    Outcome,
+    Receipt,
+    SubmitResult,
+)
 from smsgate.connectors.http import register
 from smsgate.connectors.http.base import HttpProvider, http_status_outcome, json_object
 from smsgate.kit.time import utcnow
@@ -95,26 +107,69 @@ class InfobipProvider(HttpProvider):
     def parse_callback(
         cls, name: str, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
     ) -> list[Receipt]:
-        try:
-            report = json.loads(body)
-        except ValueError:
-            log.warning("infobip delivery report is not JSON", connector=name)
-            return []
-        results = report.get("results") if isinstance(report, dict) else None
         receipts: list[Receipt] = []
         now = utcnow()
-        for result in results if isinstance(results, list) else []:
-            if not isinstance(result, dict) or not result.get("messageId"):
+        for result in _results(name, body):
+            if not result.get("messageId") or "status" not in result:
                 continue
-            status = result.get("status") or {}
+            status = _object(result.get("status"))
             final = FINAL_GROUPS.get(str(status.get("groupName", "")).upper())
             if final is None:
                 continue
             error_code = None
             if final is not MessageStatus.DELIVERED:
-                error = result.get("error") or {}
+                error = _object(result.get("error"))
                 # the error (e.g. EC_UNKNOWN_SUBSCRIBER) says why; the status name what happened
                 reason = error.get("name") if error.get("id") not in (None, 0) else None
                 error_code = f"infobip_{reason or status.get('name') or status.get('groupName')}"
             receipts.append(Receipt(name, str(result["messageId"]), final, error_code, now))
         return receipts
+
+    @classmethod
+    def parse_inbound(
+        cls, name: str, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
+    ) -> list[InboundMessage]:
+        inbound = []
+        for result in _results(name, body):
+            text, source = result.get("text"), result.get("from")
+            if "status" in result or not isinstance(text, str) or not source:
+                continue
+            inbound.append(
+                InboundMessage(
+                    name,
+                    str(source),
+                    str(result.get("to") or ""),
+                    text,
+                    _received_at(result.get("receivedAt")),
+                    str(result["messageId"]) if result.get("messageId") else None,
+                )
+            )
+        return inbound
+
+
+def _results(name: str, body: bytes) -> list[dict[str, Any]]:
+    """The ``results`` objects of a report or an inbound forward."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        log.warning("infobip callback is not JSON", connector=name)
+        return []
+    results = document.get("results") if isinstance(document, dict) else None
+    return [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
+
+
+def _object(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _received_at(value: object) -> datetime:
+    """Infobip writes ``2019-08-05T12:21:59.000+0000``; anything unreadable, or without an
+    offset, is now."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return utcnow()
+        if parsed.tzinfo is not None:
+            return parsed.astimezone(UTC)
+    return utcnow()

@@ -3,7 +3,8 @@
 Live health exists only where the dispatcher runs the connector: in this process, unless it
 was started with ``serve --no-dispatch`` (then ``live`` is false and ``health`` null). The
 activity of the last minute comes from the database and is the same from every process.
-A connector's secret is stored and never returned, nor written to the audit log.
+A connector's secret is stored encrypted and never returned, nor written to the audit log;
+an HTTP connector's callback URL (with its secret token) is returned once, by the add.
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ class ConnectorOut(BaseModel):
     )
     window_use: float | None = Field(None, description="In-flight share of the window, 0..1")
     activity: dict[str, Any] = Field(description="Submitted, rejected, throughput, error rate")
+    callback_url: str | None = Field(
+        None,
+        description="HTTP connectors, in the answer to the add only: the URL (or its path, "
+        "without SMSGATE_PUBLIC_URL) for the provider's callbacks and inbound messages",
+    )
 
 
 class ConnectorsOut(BaseModel):
@@ -141,8 +147,11 @@ async def list_connectors(request: Request, principal: Operator) -> ConnectorsOu
 )
 def add_connector(body: ConnectorIn, request: Request, principal: Operator) -> ConnectorOut:
     by = who(request, principal)
+    settings = runtime(request).settings
     with runtime(request).db.write() as session:
-        config = registry.add_connector(session, body.name, body.kind, body.options, body.secret)
+        config = registry.add_connector(
+            session, body.name, body.kind, body.options, body.secret, settings=settings
+        )
         audit.record(
             session,
             by["actor"],
@@ -154,7 +163,8 @@ def add_connector(body: ConnectorIn, request: Request, principal: Operator) -> C
             has_secret=bool(body.secret),
         )
         view = registry.public_view(config)
-    return ConnectorOut(**view, live=False, activity=_activity_empty())
+        callback_url = registry.new_callback_url(config, settings)
+    return ConnectorOut(**view, live=False, activity=_activity_empty(), callback_url=callback_url)
 
 
 @router.delete(
