@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from smsgate import dashboard
 from smsgate.config import Settings, get_settings
 from smsgate.errors import InvalidRequest, NotFound, SmsgateError
 from smsgate.runtime import Runtime
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Fa
     app.include_router(devsms.router)
     app.include_router(smsgic.router)
     app.include_router(smsby.router)
+    dashboard.mount(app, settings)  # /app (customers) and /admin (operator): docs/dashboard.md
 
     @app.exception_handler(SmsgateError)
     async def smsgate_error(request: Request, exc: SmsgateError) -> Response:

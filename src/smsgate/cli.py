@@ -539,8 +539,10 @@ def routes_remove(route_id: Annotated[int, typer.Argument(help="Route id")]) -> 
 def _register_late_groups() -> None:
     # imported here: the invoices commands import helpers from this module
     from smsgate.billing.cli import invoices_app
+    from smsgate.dashboard.cli import users_app
 
     app.add_typer(invoices_app, name="invoices")
+    app.add_typer(users_app, name="users")
 
 
 _register_late_groups()

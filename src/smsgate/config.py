@@ -123,6 +123,21 @@ class Settings(BaseSettings):
     smsgic_calculate_per_minute: int = Field(3000, ge=1, description="SMSgic calculate limit")
     smsby_per_minute: int = Field(600, ge=1, description="sms.by requests a minute per token")
 
+    # web dashboard (docs/dashboard.md)
+    dashboard_session_idle_seconds: int = Field(
+        12 * 3600, ge=1, description="A dashboard session ends after this long unused."
+    )
+    dashboard_session_max_seconds: int = Field(
+        14 * 24 * 3600, ge=1, description="A dashboard session ends this long after sign-in."
+    )
+    dashboard_signin_per_email: int = Field(
+        10, ge=1, description="Sign-in attempts per email address in 10 minutes."
+    )
+    dashboard_signin_per_address: int = Field(
+        100, ge=1, description="Sign-in attempts per client address in 10 minutes."
+    )
+    dashboard_invitation_hours: int = Field(72, ge=1, description="How long an invitation lasts.")
+
     # first start
     demo: bool = Field(True, description="Create a demo account on first start.")
     demo_balance: Decimal = Decimal("100")

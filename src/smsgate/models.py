@@ -4,6 +4,7 @@ from smsgate.accounts.models import Account, ApiToken
 from smsgate.audit.models import AuditEntry
 from smsgate.billing.models import Balance, Invoice, LedgerEntry
 from smsgate.connectors.models import ConnectorConfig
+from smsgate.dashboard.models import DashboardSession, DashboardUser, Invitation, RecipientUpload
 from smsgate.db import Base
 from smsgate.dispatch.models import ConnectorLease, EarlyReceipt
 from smsgate.inbound.models import InboundMessageRow, OptOut
@@ -23,9 +24,12 @@ __all__ = [
     "ConnectorConfig",
     "ConnectorCostPlan",
     "ConnectorLease",
+    "DashboardSession",
+    "DashboardUser",
     "EarlyReceipt",
     "IdempotencyKey",
     "InboundMessageRow",
+    "Invitation",
     "Invoice",
     "LedgerEntry",
     "Message",
@@ -35,6 +39,7 @@ __all__ = [
     "PasswordObject",
     "PricePlan",
     "Rate",
+    "RecipientUpload",
     "Route",
     "Sender",
     "Sending",
