@@ -54,11 +54,19 @@ class FastInsert:
         if not rows:
             return
         sql, processors = self._compile(connection.dialect)
+        # Rows of one batch repeat most values (one timestamp, a few prices), so each
+        # column's conversions are remembered for the call: a dictionary hit costs a tenth
+        # of formatting a datetime again.
+        memos: list[tuple[int, Processor, dict[Any, Any]]] = [(i, p, {}) for i, p in processors]
         params: list[tuple[Any, ...]] = []
         for row in rows:
             values = list(row)
-            for i, process in processors:
-                values[i] = process(values[i])
+            for i, process, memo in memos:
+                value = values[i]
+                try:
+                    values[i] = memo[value]
+                except KeyError:
+                    values[i] = memo[value] = process(value)
             params.append(tuple(values))
         connection.exec_driver_sql(sql, params)
 

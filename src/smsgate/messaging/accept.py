@@ -12,8 +12,9 @@ charges nothing.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -334,7 +335,6 @@ def _insert_all(
     """Insert every accepted request's messages and charges with one statement each."""
     connection = session.connection()
     with_ids: list[tuple[Any, ...]] = []
-    without_ids: list[tuple[Any, ...]] = []
     plans: list[tuple[PreparedSend, int | None, int, int, MessageStatus, Decimal]] = []
     ledger_rows: list[list[Any]] = []
     running = {account_id: state.balance for account_id, state in states.items()}
@@ -350,12 +350,19 @@ def _insert_all(
             _insert_sending(session, prep, total, due > now, now) if req.as_sending else None
         )
         rows = _message_rows(prep, priced, sending_id, status, due, now, validity)
-        target = with_ids if req.want_messages else without_ids
-        plans.append((prep, sending_id, len(target), len(rows), status, total))
-        target.extend(rows)
+        count = len(prep.destinations)
+        if req.want_messages:
+            plans.append((prep, sending_id, len(with_ids), count, status, total))
+            with_ids.extend(rows)
+        else:
+            # A sending's rows are written in chunks as they are made: a million recipients
+            # never exist as a million row tuples at once.
+            plans.append((prep, sending_id, 0, count, status, total))
+            for chunk in batched(rows, _CHUNK):
+                _MESSAGES.execute(connection, chunk)
         running[req.account_id] -= total
         reference = f"sending:{sending_id}" if sending_id else ""
-        description = f"{len(rows)} message(s), {prep.segments.parts} part(s) each"
+        description = f"{count} message(s), {prep.segments.parts} part(s) each"
         balance_after = running[req.account_id]
         ledger_rows.append(
             [req.account_id, _SMS, _CHARGE, -total, balance_after, reference, description, now]
@@ -364,7 +371,6 @@ def _insert_all(
     _MESSAGES_WITH_IDS.execute(
         connection, [(i, *row) for i, row in zip(ids, with_ids, strict=True)]
     )
-    _MESSAGES.execute(connection, without_ids)
 
     accepted: list[Accepted] = []
     for (prep, sending_id, offset, count, status, total), entry in zip(
@@ -448,6 +454,7 @@ _MESSAGE_COLUMNS = (
     "price",
 )
 _FIRST_OWN = _MESSAGE_COLUMNS.index("request_id")  # the columns after it differ per recipient
+_CHUNK = 20_000  # rows per executemany of a sending
 _MESSAGES = FastInsert(messages_table, _MESSAGE_COLUMNS)
 _MESSAGES_WITH_IDS = FastInsert(messages_table, ("id", *_MESSAGE_COLUMNS))
 _LEDGER_COLUMNS = (
@@ -467,6 +474,13 @@ _SMS = BalanceKind.SMS.value
 _CHARGE = EntryType.CHARGE.value
 
 
+def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """``itertools.batched`` of Python 3.12, as lists."""
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
+
+
 def _reported(row: tuple[Any, ...]) -> tuple[str, str, str, int, Decimal]:
     """request id, number, destination, parts and price of a message row, as answered."""
     own = row[_FIRST_OWN:]
@@ -481,7 +495,7 @@ def _message_rows(
     due: datetime,
     now: datetime,
     validity: timedelta,
-) -> list[tuple[Any, ...]]:
+) -> Iterator[tuple[Any, ...]]:
     req = prep.request
     common = (
         req.account_id,
@@ -502,7 +516,7 @@ def _message_rows(
         0,
         False,
     )
-    return [
+    return (
         (
             *common,
             str(uuid.uuid4()),
@@ -515,4 +529,4 @@ def _message_rows(
             price,
         )
         for d, (rate, price) in zip(prep.destinations, priced, strict=True)
-    ]
+    )
