@@ -17,6 +17,7 @@ from typing import Annotated, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.progress import Progress
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -101,6 +102,11 @@ def database(settings: Settings | None = None, *, migrate: bool = True) -> Datab
     return Database(settings.database_url)
 
 
+def shown(settings: Settings) -> str:
+    """The database URL as it may be printed: without its password."""
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
 def cli_actor() -> str:
     """How the audit log names an operator at the command line."""
     return f"cli:{getpass.getuser()}"
@@ -145,7 +151,7 @@ def serve(
     if demo is not None:
         typer.echo(f"Demo account {demo.account_id} created; sender '{demo.sender}' is approved.")
         typer.echo(f"Demo API token (shown once): {demo.token}")
-    typer.echo(f"smsgate on http://{host}:{port} (docs at /docs), database {settings.database_url}")
+    typer.echo(f"smsgate on http://{host}:{port} (docs at /docs), database {shown(settings)}")
     uvicorn.run(
         create_app(settings, dispatch=dispatch),
         host=host,
@@ -170,7 +176,7 @@ def worker() -> None:
     configure(settings.log_level, settings.log_json)
     with clear_errors():
         database(settings).dispose()
-    typer.echo(f"smsgate worker, database {settings.database_url}")
+    typer.echo(f"smsgate worker, database {shown(settings)}")
     asyncio.run(_run_worker(settings))
 
 

@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     port: int = 8000
     log_level: str = "info"
     log_json: bool = False
+    sqlite_busy_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long a SQLite write waits for another writer's lock; after that the "
+        "request answers 503 with Retry-After.",
+    )
 
     # messaging
     max_parts: int = Field(10, ge=1, le=255, description="Longest message accepted, in parts.")
@@ -116,6 +122,17 @@ class Settings(BaseSettings):
         "ALTA",  # Spanish
         description="Comma-separated first words of an inbound message that take the number "
         "off the account's opt-out list again (case-insensitive).",
+    )
+
+    # authentication: failed attempts (unknown or revoked tokens) before answers are 429
+    auth_failures_per_address: int = Field(
+        30, ge=1, description="Failed authentications one client address may make in a window."
+    )
+    auth_failures_per_token: int = Field(
+        10, ge=1, description="Failed authentications with one and the same token in a window."
+    )
+    auth_failure_window_seconds: float = Field(
+        300.0, gt=0, description="The window of both limits; a refused caller waits for its end."
     )
 
     # seed surfaces

@@ -7,7 +7,7 @@ writers never deadlock upgrading a read lock; reads use a separate engine and ne
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -15,10 +15,15 @@ from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from smsgate.errors import StorageFull, Unavailable
 from smsgate.kit.money import from_units, to_units
+
+_PG_DISK_FULL = "53100"  # SQLSTATE disk_full
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -66,27 +71,55 @@ class Money(TypeDecorator[Decimal]):
         return None if value is None else from_units(value)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # Autocommit at the driver level: SQLAlchemy's begin event below issues BEGIN itself.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    # FULL: an accepted message survives a power loss; with group commit it costs ~10%.
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+def _sqlite_pragmas(busy_seconds: float) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Autocommit at the driver level: SQLAlchemy's begin event below issues BEGIN itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: an accepted message survives a power loss; with group commit it costs ~10%.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
+        cursor.close()
+
+    return on_connect
+
+
+def outage(exc: BaseException) -> Unavailable | None:
+    """The answer to a database failure that is no fault of the request: the disk is full,
+    or the database is locked, unreachable or restarting. None for any other error.
+
+    The disconnect cases are more than ``OperationalError``: a connection that dies under a
+    statement may surface as ``InterfaceError`` or as any ``DBAPIError`` SQLAlchemy marks
+    ``connection_invalidated``, and a pool with no connection to give raises its own
+    ``TimeoutError``.
+    """
+    if isinstance(exc, PoolTimeout):
+        return Unavailable("no database connection is free; retry shortly")
+    if not isinstance(exc, DBAPIError):
+        return None
+    orig = exc.orig
+    full = (
+        getattr(orig, "sqlite_errorname", "") == "SQLITE_FULL"
+        or getattr(orig, "sqlstate", None) == _PG_DISK_FULL
+    )
+    if full:
+        return StorageFull("the database's storage is full; nothing was stored, retry later")
+    if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
+        return Unavailable("the database is busy or unreachable; retry shortly")
+    return None
 
 
 class Database:
     """Engines and session factories for one database URL."""
 
-    def __init__(self, url: str, *, pool_size: int = 8) -> None:
+    def __init__(self, url: str, *, pool_size: int = 8, busy_seconds: float = 30.0) -> None:
         self.url = url
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         if self.is_sqlite:
-            self.engine = self._sqlite_engine(url, immediate=True)
-            self.read_engine = self._sqlite_engine(url, immediate=False)
+            self.engine = self._sqlite_engine(url, busy_seconds, immediate=True)
+            self.read_engine = self._sqlite_engine(url, busy_seconds, immediate=False)
         else:
             self.engine = create_engine(
                 url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
@@ -96,11 +129,11 @@ class Database:
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @staticmethod
-    def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+    def _sqlite_engine(url: str, busy_seconds: float, *, immediate: bool) -> Engine:
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8
+            url, connect_args={"check_same_thread": False, "timeout": busy_seconds}, pool_size=8
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(busy_seconds))
         begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
         @event.listens_for(engine, "begin")

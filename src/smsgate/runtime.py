@@ -7,7 +7,7 @@ import contextlib
 
 import structlog
 
-from smsgate.accounts.auth import Authenticator
+from smsgate.accounts.auth import Authenticator, FailureLimits
 from smsgate.config import Settings
 from smsgate.db import Database
 from smsgate.dispatch.dispatcher import Dispatcher
@@ -20,8 +20,15 @@ log = structlog.get_logger(__name__)
 class Runtime:
     def __init__(self, settings: Settings, *, dispatch: bool = True) -> None:
         self.settings = settings
-        self.db = Database(settings.database_url)
-        self.auth = Authenticator(self.db)
+        self.db = Database(settings.database_url, busy_seconds=settings.sqlite_busy_seconds)
+        self.auth = Authenticator(
+            self.db,
+            limits=FailureLimits(
+                settings.auth_failures_per_address,
+                settings.auth_failures_per_token,
+                settings.auth_failure_window_seconds,
+            ),
+        )
         self.dispatcher: Dispatcher | None = None
         self.webhooks: WebhookWorker | None = None
         if dispatch:

@@ -128,7 +128,10 @@ def dashboard(
     db.dispose()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in the
+# thread, so while a browser lives, a test of another module in the same xdist worker could
+# not call asyncio.run(). pytest ends module fixtures before it moves to another module.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip("needs Debian's chromium at /usr/bin/chromium (scripts/test installs it)")

@@ -1,7 +1,7 @@
 // An SMSC for the tests, built on the `smpp` package from the npm registry (node-smpp), so
 // smsgate's SMPP client is checked against an implementation it shares no code with.
 //
-//   node npm_smsc.js [--port N] [--receipt-delay MS] [--drop-every SECONDS]
+//   node npm_smsc.js [--port N] [--receipt-delay MS] [--drop-every SECONDS] [--record FILE]
 //
 // Accepts every bind (transceiver, transmitter, receiver), answers each submit_sm with a
 // fresh hex message_id and, after --receipt-delay milliseconds, sends a text-form receipt
@@ -10,7 +10,8 @@
 // closed before its deliver_sm_resp, waits for the next bind (store and forward, as an SMSC
 // does), so a dropped connection loses no receipt. With --drop-every, every connection is
 // cut every that many seconds. Prints "LISTENING <port>" once it accepts connections, and a
-// "STATS {...}" line on SIGUSR2.
+// "STATS {...}" line on SIGUSR2. With --record, every submit_sm's destination_addr is written
+// to FILE, one a line (flushed on SIGTERM), so a test can count the submits of each message.
 "use strict";
 
 const smpp = require("smpp");
@@ -23,10 +24,15 @@ function option(name, fallback) {
 const port = option("--port", 0);
 const receiptDelay = option("--receipt-delay", 50);
 const dropEvery = option("--drop-every", 0);
+const recordAt = process.argv.indexOf("--record");
+const record =
+  recordAt >= 0 ? require("fs").createWriteStream(process.argv[recordAt + 1], { flags: "a" }) : null;
 
 const sessions = new Set();
 const waiting = new Map(); // system_id -> receipts (deliver_sm fields) with no session yet
-const stats = { binds: 0, submits: 0, receipts: 0, redelivered: 0, drops: 0 };
+// bound / bound_max: sessions bound now and at most at once (two dispatchers must never
+// hold one connector's binds together)
+const stats = { binds: 0, submits: 0, receipts: 0, redelivered: 0, drops: 0, bound: 0, bound_max: 0 };
 let nextId = 0x10a000;
 
 function pad(n) {
@@ -97,6 +103,10 @@ const server = smpp.createServer((session) => {
 
   function bind(canReceive) {
     return (pdu) => {
+      if (!session.smscBound) {
+        stats.bound += 1;
+        stats.bound_max = Math.max(stats.bound_max, stats.bound);
+      }
       session.smscBound = true;
       session.smscSystemId = pdu.system_id;
       session.smscCanReceive = canReceive;
@@ -122,6 +132,7 @@ const server = smpp.createServer((session) => {
     nextId += 1;
     const id = nextId.toString(16);
     stats.submits += 1;
+    if (record !== null) record.write(pdu.destination_addr + "\n");
     session.send(pdu.response({ message_id: id }));
     if (pdu.registered_delivery & 0x01) {
       const systemId = session.smscSystemId;
@@ -132,6 +143,7 @@ const server = smpp.createServer((session) => {
   session.on("error", () => {});
   session.on("close", () => {
     sessions.delete(session);
+    if (session.smscBound) stats.bound -= 1;
     // Receipts sent but not acknowledged go again on the next bind.
     for (const fields of session.smscUnanswered) {
       stats.redelivered += 1;
@@ -157,6 +169,7 @@ if (dropEvery > 0) {
   setInterval(() => {
     stats.drops += 1;
     for (const s of Array.from(sessions)) {
+      if (s.smscBound) stats.bound -= 1;
       s.smscBound = false;
       s.socket.destroy();
     }
@@ -168,4 +181,7 @@ process.on("SIGUSR2", () => {
   for (const list of waiting.values()) held += list.length;
   process.stdout.write("STATS " + JSON.stringify(Object.assign({ held }, stats)) + "\n");
 });
-process.on("SIGTERM", () => process.exit(0));
+process.on("SIGTERM", () => {
+  if (record === null) process.exit(0);
+  else record.end(() => process.exit(0));
+});

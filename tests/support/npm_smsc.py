@@ -69,13 +69,21 @@ class NpmSmsc:
 
 @contextmanager
 def running_smsc(
-    modules: Path, *, receipt_delay_ms: int = 50, drop_every: float = 0
+    modules: Path,
+    *,
+    receipt_delay_ms: int = 50,
+    drop_every: float = 0,
+    record: Path | None = None,
 ) -> Iterator[NpmSmsc]:
+    """With ``record``, the SMSC writes each submit_sm's destination_addr to that file, one
+    a line; the file is complete once the context has exited."""
     node = shutil.which("node")
     assert node is not None
     command = [node, str(SCRIPT), "--receipt-delay", str(receipt_delay_ms)]
     if drop_every:
         command += ["--drop-every", str(drop_every)]
+    if record is not None:
+        command += ["--record", str(record)]
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,

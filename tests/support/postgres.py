@@ -44,8 +44,12 @@ def _run(args: list[str], as_postgres: bool) -> None:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """Yield a server URL (database ``postgres``); the server and its files go afterwards."""
+def postgres_server(*, durable: bool = False) -> Iterator[str]:
+    """Yield a server URL (database ``postgres``); the server and its files go afterwards.
+
+    The tests skip fsync for speed; the benchmark asks for ``durable`` so that an accepted
+    message costs what it costs in production (a WAL flush per commit).
+    """
     binaries = pg_bin()
     if binaries is None:
         raise RuntimeError("PostgreSQL binaries not found (set SMSGATE_TEST_PG_BIN)")
@@ -70,7 +74,9 @@ def postgres_server() -> Iterator[str]:
         ],
         as_postgres,
     )
-    options = f"-h 127.0.0.1 -p {port} -k {root} -F -c max_connections=200 -c fsync=off"
+    options = f"-h 127.0.0.1 -p {port} -k {root} -c max_connections=200"
+    if not durable:
+        options += " -F -c fsync=off"
     _run(
         [
             str(binaries / "pg_ctl"),

@@ -8,6 +8,8 @@ from sqlalchemy.orm import Session
 
 from smsgate.audit.models import AuditEntry
 
+TARGET_LENGTH = 100  # audit_log.target is String(100)
+
 
 def record(
     session: Session,
@@ -19,6 +21,10 @@ def record(
     **details: object,
 ) -> AuditEntry:
     """Add an audit entry in the caller's transaction (so it exists iff the action does)."""
+    if len(target) > TARGET_LENGTH:
+        # "plan:" + a 100-character plan name: the column keeps the start, details the whole.
+        details = {"target": target, **details}
+        target = target[: TARGET_LENGTH - 1] + "…"
     entry = AuditEntry(
         actor=actor,
         action=action,

@@ -139,7 +139,10 @@ class Dispatcher:
                 with self.db.write() as session:
                     release(session, self.owner, ids)
 
-            await self._db(give_back)
+            # With the database away (down, locked, full) the claims simply expire; the
+            # connectors below must be stopped all the same.
+            with contextlib.suppress(Exception):
+                await self._db(give_back)
         await self.pool.stop_all()
         with contextlib.suppress(Exception):  # unreleased leases simply expire
             await self._db(self.pool.release_leases)

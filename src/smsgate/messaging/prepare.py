@@ -14,6 +14,8 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 from smsgate.errors import InvalidRequest
+from smsgate.kit.text import storable
+from smsgate.kit.time import in_range
 from smsgate.messaging.segments import SegmentCount, count_segments
 from smsgate.numbering import Destination, InvalidNumber, resolve
 from smsgate.webhooks.ssrf import literal_refusal
@@ -93,8 +95,17 @@ def check_sender(sender: str) -> str:
 def check_callback_url(url: str | None, *, allow_private: bool = False) -> str | None:
     if url is None or url == "":
         return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket: "http://[::1"
+        parts = None
+    if (
+        parts is None
+        or not storable(url)
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or len(url) > 2000
+    ):
         raise InvalidRequest(
             f"callback_url {url[:100]!r} is not an http(s) URL",
             field="callback_url",
@@ -148,6 +159,12 @@ def prepare(
 ) -> PreparedSend:
     if not request.text:
         raise InvalidRequest("the message text is empty", field="text", code="text_required")
+    if not storable(request.text):
+        raise InvalidRequest(
+            "the text holds a NUL character or a lone surrogate; send valid Unicode text",
+            field="text",
+            code="invalid_text",
+        )
     segments = count_segments(request.text)
     if segments.parts > max_parts:
         raise InvalidRequest(
@@ -167,4 +184,8 @@ def prepare(
         )
     if request.scheduled_at is not None and request.scheduled_at.tzinfo is None:
         raise InvalidRequest("scheduled_at needs a time zone", field="scheduled_at")
+    if request.scheduled_at is not None and not in_range(request.scheduled_at):
+        raise InvalidRequest(
+            "scheduled_at must lie between the years 1900 and 9000", field="scheduled_at"
+        )
     return PreparedSend(request, resolve_all(request.recipients, max_recipients), segments)

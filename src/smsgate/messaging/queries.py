@@ -166,7 +166,9 @@ def queue_depth(session: Session) -> int:
     )
 
 
-def counts_by_status(session: Session) -> dict[str, int]:
-    return dict(
-        session.execute(select(Message.status, func.count()).group_by(Message.status)).all()
-    )
+def counts_by_status(session: Session, since: datetime | None = None) -> dict[str, int]:
+    """Messages of every account by status; ``since``: only those created from then on."""
+    query = select(Message.status, func.count()).group_by(Message.status)
+    if since is not None:
+        query = query.where(Message.created_at >= since)
+    return dict(session.execute(query).all())

@@ -134,6 +134,14 @@ def _undo_export_quoting(row: RateRow) -> RateRow:
     )
 
 
+def read_card(text: str) -> list[RateRow]:
+    """A whole rate card as ``import_rates`` reads it, or ``RateFileError``."""
+    rows = [_undo_export_quoting(r) for r in parse_rate_csv(text)]
+    if not rows:
+        raise RateFileError("the rate card has a header but no rates")
+    return rows
+
+
 def import_rates(
     session: Session, name: str, text: str, *, actor: str, address: str = ""
 ) -> tuple[PricePlan, int]:
@@ -144,9 +152,7 @@ def import_rates(
     """
     if session.scalar(select(PricePlan.id).where(PricePlan.name == name)) is None:
         check_plan_name(name)
-    rows = [_undo_export_quoting(r) for r in parse_rate_csv(text)]
-    if not rows:
-        raise RateFileError("the rate card has a header but no rates")
+    rows = read_card(text)
     plan = replace_rates(session, name, rows)
     session.refresh(plan)
     audit.record(session, actor, "plan.import", f"plan:{name}", address=address, rates=len(rows))

@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session
 
 from smsgate.errors import InvalidRequest
 from smsgate.kit.money import InvalidAmount, parse_amount, round_money
+from smsgate.kit.text import storable
 from smsgate.kit.time import utcnow
 from smsgate.pricing.models import PricePlan, Rate
 
 CSV_COLUMNS = ("mcc", "mnc", "country", "network", "price")
+NAME_LENGTH = 100  # rates.country and rates.network
 # A rate for mcc "*" prices every destination the plan has no other rate for (a flat plan).
 ANY_MCC = "*"
 
@@ -65,6 +67,11 @@ def parse_rate_csv(text: str) -> Iterator[RateRow]:
         except csv.Error as exc:  # e.g. a field over the size limit (DictReader.line_num lags)
             raise RateFileError(f"line {reader.reader.line_num}: {exc}") from None
         line = reader.line_num
+        if None in row:  # DictReader's key for cells past the header's
+            raise RateFileError(
+                f"line {line}: more cells than the header has columns"
+                " (a decimal comma in a price? write 0.04, not 0,04)"
+            )
         mcc = (row.get("mcc") or "").strip()
         mnc = (row.get("mnc") or "").strip() or None
         if not (len(mcc) == 3 and _ascii_digits(mcc)) and mcc != ANY_MCC:
@@ -84,9 +91,14 @@ def parse_rate_csv(text: str) -> Iterator[RateRow]:
                 f"line {line}: a second rate for mcc {mcc} mnc {mnc or '(default)'}"
             )
         seen.add((mcc, mnc))
-        yield RateRow(
-            mcc, mnc, (row.get("country") or "").strip(), (row.get("network") or "").strip(), price
-        )
+        country, network = (row.get("country") or "").strip(), (row.get("network") or "").strip()
+        for column, value in (("country", country), ("network", network)):
+            if len(value) > NAME_LENGTH or not storable(value):
+                raise RateFileError(
+                    f"line {line}: {column} must be text of at most {NAME_LENGTH} characters"
+                    " (no NUL)"
+                )
+        yield RateRow(mcc, mnc, country, network, price)
 
 
 def get_or_create_plan(session: Session, name: str) -> PricePlan:

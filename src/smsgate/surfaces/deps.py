@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+import msgspec
+from fastapi import Path, Query, Request
 
 from smsgate.accounts.service import Principal
 from smsgate.errors import Forbidden
 from smsgate.runtime import Runtime
+
+# Ids are the tables' keys: INTEGER, and BIGINT for messages, sendings, inbound messages and
+# webhook deliveries. A larger number names no row, and the databases refuse to compare one
+# with a key (PostgreSQL casts it to the key's type; SQLite binds no more than 64 bits).
+MAX_ID = 2**31 - 1
+MAX_BIG_ID = 2**63 - 1
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+BigPathId = Annotated[int, Path(ge=1, le=MAX_BIG_ID)]
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+BigQueryId = Annotated[int | None, Query(ge=1, le=MAX_BIG_ID)]
+
+# What msgspec raises for a body that is not JSON: malformed, invalid UTF-8 inside a string
+# (a UnicodeDecodeError, not a DecodeError), or nested deeper than the recursion limit.
+BAD_JSON = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
 def runtime(request: Request) -> Runtime:
@@ -20,8 +37,13 @@ def bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def authenticate(request: Request, token: str | None) -> Principal:
+    """The token's principal; failures count against the caller's address (429 when many)."""
+    return runtime(request).auth.principal(token, client_address(request))
+
+
 def customer(request: Request) -> Principal:
-    principal = runtime(request).auth.principal(bearer(request))
+    principal = authenticate(request, bearer(request))
     if principal.account_id is None:
         raise Forbidden("this route needs a customer token", code="customer_only")
     return principal
@@ -34,7 +56,7 @@ async def read_body(request: Request) -> bytes:
 
 def operator(request: Request) -> Principal:
     """The caller, who must hold an operator token (customer tokens never have that scope)."""
-    principal = runtime(request).auth.principal(bearer(request))
+    principal = authenticate(request, bearer(request))
     if not principal.is_operator:
         raise Forbidden("this route needs an operator token", code="operator_only")
     return principal

@@ -31,7 +31,7 @@ from starlette.responses import Response
 
 from smsgate.accounts.service import get_account
 from smsgate.billing import ledger
-from smsgate.errors import InvalidRequest, SmsgateError, Unavailable
+from smsgate.errors import InvalidRequest, SmsgateError, retry_headers
 from smsgate.kit.money import format_amount
 from smsgate.kit.time import utcnow
 from smsgate.messaging import queries
@@ -41,7 +41,7 @@ from smsgate.messaging.prepare import Accepted, IdempotencyClaim, SendRequest
 from smsgate.messaging.status import MessageStatus
 from smsgate.pricing.service import charge_for
 from smsgate.runtime import Runtime
-from smsgate.surfaces.deps import customer, read_body, runtime
+from smsgate.surfaces.deps import BAD_JSON, customer, read_body, runtime
 from smsgate.surfaces.rendering import register
 
 router = APIRouter(tags=["devsms.uz"])
@@ -85,11 +85,10 @@ _decoder = msgspec.json.Decoder(SendBody)
 
 
 def render_error(exc: SmsgateError) -> Response:
-    headers = {"Retry-After": "1"} if isinstance(exc, Unavailable) else None
     return Response(
         _encoder.encode({"success": False, "error": exc.message}),
         status_code=_HTTP_STATUS.get(exc.status, exc.status),
-        headers=headers,
+        headers=retry_headers(exc),
         media_type="application/json",
     )
 
@@ -134,7 +133,7 @@ def _body_fields(raw: bytes, content_type: str) -> dict[str, object]:
             raise InvalidRequest("the form body is not valid UTF-8") from exc
     try:
         fields = msgspec.json.decode(raw)
-    except msgspec.DecodeError as exc:
+    except BAD_JSON as exc:
         raise InvalidRequest("the request body is not valid JSON", code="malformed_json") from exc
     if not isinstance(fields, dict):
         raise InvalidRequest("the request body must be a JSON object", code="invalid_body")
@@ -201,7 +200,7 @@ def _send_body(raw: bytes, request: Request) -> SendBody:
             body = msgspec.convert({**request.query_params, **given}, SendBody)
     except msgspec.ValidationError as exc:
         raise InvalidRequest(f"invalid request: {exc}", code="invalid_body") from exc
-    except msgspec.DecodeError as exc:
+    except BAD_JSON as exc:
         raise InvalidRequest("the request body is not valid JSON", code="malformed_json") from exc
     return body
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from smsgate.errors import SmsgateError, Unavailable
+from smsgate.errors import SmsgateError, retry_headers
 
 Renderer = Callable[[SmsgateError], Response]
 _renderers: list[tuple[Callable[[str], bool], Renderer]] = []
@@ -42,11 +42,10 @@ def problem(exc: SmsgateError) -> Response:
     }
     if exc.field:
         body["field"] = exc.field
-    headers = {"Retry-After": "1"} if isinstance(exc, Unavailable) else None
     return Response(
         _encoder.encode(body),
         status_code=exc.status,
-        headers=headers,
+        headers=retry_headers(exc),
         media_type="application/problem+json",
     )
 

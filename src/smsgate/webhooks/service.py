@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from smsgate.accounts.service import get_account
 from smsgate.errors import InvalidRequest, NotFound
+from smsgate.kit.text import storable
 from smsgate.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 from smsgate.webhooks.signing import new_secret
 from smsgate.webhooks.ssrf import literal_refusal
@@ -37,8 +38,17 @@ class DeliveryLog:
 def check_url(url: str, *, allow_private: bool, field: str = "url") -> str:
     """An absolute http(s) URL whose host is not a private literal address (names are
     checked when a delivery connects: see ``webhooks.ssrf``)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > MAX_URL:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket: "http://[::1"
+        parts = None
+    if (
+        parts is None
+        or not storable(url)
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or len(url) > MAX_URL
+    ):
         raise InvalidRequest(
             f"{field} {url[:100]!r} is not an http(s) URL of at most {MAX_URL} characters",
             field=field,

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import anyio
 import httpcore
 import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# host, port -> its addresses. The system's resolver unless a test maps names of its own.
+Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
 class AddressRefused(Exception):
@@ -61,6 +63,11 @@ def literal_refusal(host: str) -> str | None:
     return f"{reason} address" if reason else None
 
 
+async def system_resolver(host: str, port: int) -> list[str]:
+    infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
 def _first_refused(host: str, addresses: Iterable[str]) -> str | None:
     for raw in addresses:
         reason = refusal(ipaddress.ip_address(raw.split("%", 1)[0]))  # drop an IPv6 zone id
@@ -76,9 +83,10 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     so certificates are still checked against the name the customer gave.
     """
 
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(self, allow_private: bool, resolve: Resolver = system_resolver) -> None:
         self._inner = httpcore.AnyIOBackend()
         self._allow_private = allow_private
+        self._resolve = resolve
 
     async def connect_tcp(
         self,
@@ -92,10 +100,9 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             return await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
         try:
             with anyio.fail_after(timeout):
-                infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+                addresses = list(dict.fromkeys(await self._resolve(host, port)))
         except (OSError, TimeoutError) as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         # Every address must be public, not just the first: the resolver's order is not ours.
         refused = _first_refused(host, addresses)
         if refused is not None:
@@ -126,7 +133,9 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport over ``GuardedBackend``; no proxies from the environment (a proxy
     would open the connection on our behalf, out of the guard's sight)."""
 
-    def __init__(self, *, allow_private: bool, max_connections: int) -> None:
+    def __init__(
+        self, *, allow_private: bool, max_connections: int, resolve: Resolver = system_resolver
+    ) -> None:
         super().__init__(trust_env=False)
         # httpx has no public parameter for httpcore's network backend, so the pool that
         # its constructor made is replaced by an equivalent one that has ours.
@@ -135,5 +144,5 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
             keepalive_expiry=5.0,
-            network_backend=GuardedBackend(allow_private),
+            network_backend=GuardedBackend(allow_private, resolve),
         )

@@ -29,6 +29,7 @@ itself: one id, one part for receipts.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -79,7 +80,9 @@ class EskizProvider(SeedProvider):
         messages sent together do not each try the same wrong password."""
         assert self.client is not None, "start() the provider first"
         async with self._login_lock:
-            if self.token is not None and self.token != stale:
+            # A bearer token is a secret: compared in constant time, like every other one.
+            held = self.token
+            if held is not None and not hmac.compare_digest(held.encode(), (stale or "").encode()):
                 return None
             if (
                 not force

@@ -19,12 +19,14 @@ messages are in flight at once, up to the window of each bind.
     text or address not encodable     PERMANENT smpp_encode
 
 Receipts (receipts.py) are reported in batches gathered for at most ``receipt_linger``.
-deliver_sm is acknowledged on arrival, before the sink has recorded the receipt: a crash in
-between loses those receipts (their messages end ``no_receipt`` by the sweep); waiting for
-the database before each deliver_sm_resp would cap receipts at the SMSC's window per
-commit. A deliver_sm that is not a receipt (MO) is decoded (mo.py) and handed to the inbound
-sink (``set_inbound``) in batches gathered for ``receipt_linger`` too, acknowledged on arrival
-like receipts; without a sink it is logged and dropped.
+A receipt's deliver_sm is answered once the sink has recorded it (committed), so a crash in
+between loses nothing: the SMSC sends the unanswered ones again on the next bind, and a
+receipt recorded twice changes nothing. The price: an SMSC that allows only W unanswered
+deliver_sm per bind gets at most W receipts per ``receipt_linger`` + one commit. A
+deliver_sm that is not a receipt (MO) is decoded (mo.py) and handed to the inbound sink
+(``set_inbound``) in batches gathered for ``receipt_linger`` too, answered once recorded like
+receipts; without a sink it is logged, answered and dropped, and so is a receipt that is not
+final or has no id.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from smsgate.connectors.smpp.pace import Pace
 from smsgate.connectors.smpp.pdu import DeliverSm, PduError, Status, SubmitSm, SubmitSmResp
 from smsgate.connectors.smpp.receipts import ParsedReceipt, is_receipt, parse_receipt
 from smsgate.connectors.smpp.session import (
+    Ack,
     BadResponse,
     ResponseTimeout,
     Role,
@@ -137,12 +140,13 @@ class SmppConnector:
         self._tasks: list[asyncio.Task[None]] = []
         self._bound = asyncio.Event()
         self._sink: ReceiptSink | None = None
-        self._ready: list[Receipt] = []
-        self._held: list[tuple[float, ParsedReceipt]] = []
+        # receipts and MO waiting to be recorded, each with the answer to its deliver_sm
+        self._ready: list[tuple[Receipt, Ack]] = []
+        self._held: list[tuple[float, ParsedReceipt, Ack]] = []
         self._first_ready_at = 0.0
         self._receipts_due = asyncio.Event()
         self._inbound: InboundSink | None = None
-        self._mo_ready: list[InboundMessage] = []
+        self._mo_ready: list[tuple[InboundMessage, Ack]] = []
         self._mo_due = asyncio.Event()
         self._mo_task: asyncio.Task[None] | None = None
         self._log = log.bind(connector=name)
@@ -170,7 +174,9 @@ class SmppConnector:
         self._mo_task = loop.create_task(self._report_inbound())
 
     async def stop(self) -> None:
-        """Unbind every session, then hand the receipts still held to the sink."""
+        """Record and answer what has arrived, unbind every session, then hand what is still
+        held to the sinks (unanswered now, so the SMSC sends it again to the next bind)."""
+        await self._record_ready()
         await asyncio.gather(*(s.stop() for s in self.sessions))
         runs, reporter = self._tasks[:-1], self._tasks[-1:]
         if runs:
@@ -182,24 +188,34 @@ class SmppConnector:
         if self._tasks:
             await asyncio.wait(self._tasks)
         self._tasks = []
-        self._release_held(force=True)
-        if self._ready and self._sink is not None:
-            batch, self._ready = self._ready, []
-            try:
-                await self._sink(batch)
-            except Exception:
-                self._log.exception("receipts lost at stop", count=len(batch))
         if self._mo_task is not None:
             self._mo_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._mo_task
             self._mo_task = None
+        self._release_held(force=True)
+        await self._record_ready()
+
+    async def _record_ready(self) -> None:
+        """Hand the receipts and MO waiting to the sinks now, and answer them."""
+        if self._ready and self._sink is not None:
+            batch, self._ready = self._ready, []
+            try:
+                await self._sink([r for r, _ in batch])
+            except Exception:
+                self._log.exception("receipts not recorded at stop", count=len(batch))
+            else:
+                for _, ack in batch:
+                    ack()
         if self._mo_ready and self._inbound is not None:
             mo, self._mo_ready = self._mo_ready, []
             try:
-                await self._inbound(mo)
+                await self._inbound([m for m, _ in mo])
             except Exception:
-                self._log.exception("inbound messages lost at stop", count=len(mo))
+                self._log.exception("inbound messages not recorded at stop", count=len(mo))
+            else:
+                for _, ack in mo:
+                    ack()
 
     async def submit(self, batch: Sequence[OutboundMessage]) -> list[SubmitResult]:
         return list(await asyncio.gather(*(self._submit(m) for m in batch)))
@@ -311,33 +327,36 @@ class SmppConnector:
 
     # --- receipts -------------------------------------------------------------------------
 
-    def _on_deliver(self, pdu: DeliverSm) -> None:
+    def _on_deliver(self, pdu: DeliverSm, ack: Ack) -> None:
         if not is_receipt(pdu):
-            self._on_mo(pdu)
+            self._on_mo(pdu, ack)
             return
         parsed = parse_receipt(pdu)
         if parsed is None:
             self._log.warning("receipt without a message id", esm_class=pdu.esm_class)
+            ack()
             return
         if parsed.status is None:
+            ack()
             return  # ACCEPTD, ENROUTE, UNKNOWN: not final
         loop = asyncio.get_running_loop()
         uid = self.ids.receipt(parsed.message_id)
         if uid is None:
-            self._held.append((loop.time() + self.receipt_hold, parsed))
+            self._held.append((loop.time() + self.receipt_hold, parsed, ack))
         else:
-            self._queue(uid, parsed)
+            self._queue(uid, parsed, ack)
         self._receipts_due.set()
 
-    def _on_mo(self, pdu: DeliverSm) -> None:
+    def _on_mo(self, pdu: DeliverSm, ack: Ack) -> None:
         if self._inbound is None:
             self._log.info(
                 "inbound message dropped: nothing receives MO",
                 source=pdu.source_addr,
                 destination=pdu.destination_addr,
             )
+            ack()
             return
-        self._mo_ready.append(inbound_message(self.name, pdu))
+        self._mo_ready.append((inbound_message(self.name, pdu), ack))
         self._mo_due.set()
 
     async def _report_inbound(self) -> None:
@@ -349,33 +368,37 @@ class SmppConnector:
             if not batch or self._inbound is None:
                 continue
             try:
-                await self._inbound(batch)
+                await self._inbound([m for m, _ in batch])
             except Exception:
                 self._log.exception("inbound messages not recorded; retrying", count=len(batch))
                 self._mo_ready[:0] = batch
                 self._mo_due.set()
                 await asyncio.sleep(1.0)
+                continue
+            for _, ack in batch:
+                ack()
 
-    def _queue(self, uid: str, parsed: ParsedReceipt) -> None:
+    def _queue(self, uid: str, parsed: ParsedReceipt, ack: Ack) -> None:
         assert parsed.status is not None
         if not self._ready:
             self._first_ready_at = asyncio.get_running_loop().time()
-        self._ready.append(Receipt(self.name, uid, parsed.status, parsed.error_code, utcnow()))
+        receipt = Receipt(self.name, uid, parsed.status, parsed.error_code, utcnow())
+        self._ready.append((receipt, ack))
 
     def _release_held(self, *, force: bool = False) -> None:
         if not self._held:
             return
         now = asyncio.get_running_loop().time()
-        still: list[tuple[float, ParsedReceipt]] = []
-        for deadline, parsed in self._held:
+        still: list[tuple[float, ParsedReceipt, Ack]] = []
+        for deadline, parsed, ack in self._held:
             uid = self.ids.receipt(parsed.message_id)
             if uid is None and (force or now >= deadline):
                 uid = self.ids.fallback(parsed.message_id)
                 self._log.info("receipt id taken as is", upstream_id=uid)
             if uid is None:
-                still.append((deadline, parsed))
+                still.append((deadline, parsed, ack))
             else:
-                self._queue(uid, parsed)
+                self._queue(uid, parsed, ack)
         self._held = still
 
     async def _report(self) -> None:
@@ -394,10 +417,13 @@ class SmppConnector:
             if not batch or self._sink is None:
                 continue
             try:
-                await self._sink(batch)
+                await self._sink([r for r, _ in batch])
             except Exception:
                 # Not recorded: keep them in front and try again shortly.
                 self._log.exception("receipts not recorded; retrying", count=len(batch))
                 self._ready[:0] = batch
                 self._receipts_due.set()
                 await asyncio.sleep(1.0)
+                continue
+            for _, ack in batch:
+                ack()

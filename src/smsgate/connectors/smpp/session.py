@@ -13,7 +13,9 @@ connection. When the connection ends, every pending request fails with ``Session
 
 The window is counted here but taken by the caller (``acquire``/``release``), so a caller
 can hold its window place while it waits for the connector's throughput limit.
-deliver_sm is answered before anything else is done with it.
+deliver_sm is handed over with an ``ack`` that answers it on the connection it came on; the
+handler calls it once the receipt or message is recorded (after a reconnect the SMSC sends
+again what was never answered, so a crash before the record loses nothing).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from smsgate.connectors.smpp.pdu import (
 )
 
 __all__ = [
+    "Ack",
     "BadResponse",
     "BindRefused",
     "ResponseTimeout",
@@ -68,6 +71,8 @@ log = structlog.get_logger(__name__)
 _READ_SIZE = 1 << 16
 _HIGH_WATER = 1 << 20  # octets queued in the socket before a sender waits
 _STABLE = 10.0  # a bind that lasted this long resets the backoff
+
+Ack = Callable[[], None]
 
 
 class SessionClosed(ConnectionError):
@@ -123,7 +128,7 @@ class Session:
         settings: SessionSettings,
         role: Role,
         name: str,
-        on_deliver: Callable[[DeliverSm], None],
+        on_deliver: Callable[[DeliverSm, Ack], None],
         on_state: Callable[[], None],
     ) -> None:
         self.settings = settings
@@ -342,11 +347,12 @@ class Session:
             self._undecodable(frame, exc)
             return
         if isinstance(pdu, DeliverSm):
-            self._write(DeliverSmResp(pdu.sequence))
+            ack = self._acker(pdu.sequence)
             try:
-                self._on_deliver(pdu)
+                self._on_deliver(pdu, ack)
             except Exception:
                 self._log.exception("deliver_sm handler failed")
+                ack()  # the same octets would fail again on a redelivery
         elif isinstance(pdu, EnquireLink):
             self._write(EnquireLinkResp(pdu.sequence))
         elif isinstance(pdu, Unbind):
@@ -361,6 +367,20 @@ class Session:
         else:
             self._log.info("request not supported", command_id=f"{_command_id(pdu):#010x}")
             self._write(GenericNack(pdu.sequence, Status.INVCMDID))
+
+    def _acker(self, sequence: int) -> Ack:
+        """Answers one deliver_sm, once, and only on the connection it came on: a new
+        connection's sequence numbers mean other PDUs."""
+        writer = self._writer
+        done = False
+
+        def ack() -> None:
+            nonlocal done
+            if not done and writer is not None and writer is self._writer:
+                done = True
+                self._write(DeliverSmResp(sequence))
+
+        return ack
 
     def _answer(self, sequence: int, outcome: Pdu | Exception) -> None:
         entry = self._pending.pop(sequence, None)

@@ -17,9 +17,13 @@ from smsgate.surfaces.admin import (
     _tokens,
 )
 from smsgate.surfaces.deps import operator
+from smsgate.surfaces.rendering import document_not_found, problem_responses
 
-router = APIRouter(dependencies=[Depends(operator)])
+router = APIRouter(
+    dependencies=[Depends(operator)], responses=problem_responses(400, 401, 403, 413, 422, 429, 503)
+)
 for module in (_accounts, _tokens, _money, _plans, _senders, _invoices, _reports, _connectors):
+    document_not_found(module.router)
     router.include_router(module.router)
 
 __all__ = ["router"]

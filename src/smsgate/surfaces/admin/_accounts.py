@@ -21,7 +21,7 @@ from smsgate.surfaces.admin.schemas import (
     AccountsPage,
     TokenCreatedOut,
 )
-from smsgate.surfaces.deps import runtime
+from smsgate.surfaces.deps import PathId, runtime
 
 router = APIRouter(tags=["admin: accounts"])
 
@@ -99,7 +99,7 @@ def list_accounts(
 
 
 @router.get("/v1/admin/accounts/{account_id}", response_model=AccountOut, summary="One account")
-def read_account(account_id: int, request: Request, principal: Operator) -> AccountOut:
+def read_account(account_id: PathId, request: Request, principal: Operator) -> AccountOut:
     with runtime(request).db.read() as session:
         return accounts_out(session, [get_account(session, account_id)])[0]
 
@@ -110,7 +110,7 @@ def read_account(account_id: int, request: Request, principal: Operator) -> Acco
     summary="Change an account: only the fields sent change, all or none",
 )
 def patch_account(
-    account_id: int, body: AccountPatch, request: Request, principal: Operator
+    account_id: PathId, body: AccountPatch, request: Request, principal: Operator
 ) -> AccountOut:
     rt = runtime(request)
     given = body.model_fields_set

@@ -7,11 +7,11 @@ from typing import Annotated, TypedDict
 from fastapi import Depends, Query, Request
 
 from smsgate.accounts.service import Principal
-from smsgate.surfaces.deps import actor, client_address, operator
+from smsgate.surfaces.deps import MAX_BIG_ID, actor, client_address, operator
 
 Operator = Annotated[Principal, Depends(operator)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip")]
+Offset = Annotated[int, Query(ge=0, le=MAX_BIG_ID, description="Items to skip")]
 
 
 class Who(TypedDict):

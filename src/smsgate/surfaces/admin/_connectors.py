@@ -22,7 +22,7 @@ from smsgate.dispatch.health import Activity, live_health, recent_activity, wind
 from smsgate.routing import service as routing
 from smsgate.routing.models import Route, Strategy
 from smsgate.surfaces.admin._common import Operator, who
-from smsgate.surfaces.deps import runtime
+from smsgate.surfaces.deps import MAX_ID, PathId, runtime
 
 router = APIRouter(tags=["admin: connectors and routes"])
 
@@ -64,10 +64,10 @@ class ConnectorsOut(BaseModel):
 class RouteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     connectors: str = Field(min_length=1, max_length=500, description="'a' or 'a:3,b:1'")
-    priority: int = Field(100, ge=0, description="Lower is tried first")
+    priority: int = Field(100, ge=0, le=2**31 - 1, description="Lower is tried first")
     strategy: Strategy = Strategy.PRIORITY
-    account_id: int | None = None
-    plan_id: int | None = None
+    account_id: int | None = Field(None, ge=1, le=MAX_ID)
+    plan_id: int | None = Field(None, ge=1, le=MAX_ID)
     country: str | None = Field(None, min_length=2, max_length=2)
     mcc: str | None = Field(None, pattern=r"^\d{3}$")
     mnc: str | None = Field(None, pattern=r"^\d{2,3}$")
@@ -226,7 +226,7 @@ def add_route(body: RouteIn, request: Request, principal: Operator) -> RouteOut:
     response_class=Response,
     summary="Remove a route",
 )
-def remove_route(route_id: int, request: Request, principal: Operator) -> Response:
+def remove_route(route_id: PathId, request: Request, principal: Operator) -> Response:
     by = who(request, principal)
     with runtime(request).db.write() as session:
         routing.remove_route(session, route_id)

@@ -20,7 +20,8 @@ from smsgate.errors import NotFound
 from smsgate.kit.money import format_amount
 from smsgate.surfaces.admin._common import Limit, Offset, Operator, who
 from smsgate.surfaces.admin.schemas import InvoiceOut, InvoicesPage
-from smsgate.surfaces.deps import runtime
+from smsgate.surfaces.deps import PathId, QueryId, runtime
+from smsgate.surfaces.rendering import problem_responses
 
 router = APIRouter(tags=["admin: invoices"])
 Number = Annotated[str, Query(min_length=1, max_length=40, description="The invoice number")]
@@ -54,7 +55,7 @@ def list_invoices(
     request: Request,
     principal: Operator,
     status: InvoiceStatus | None = None,
-    account_id: int | None = None,
+    account_id: QueryId = None,
     number: Annotated[str | None, Query(max_length=40, description="Just this one")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
@@ -92,7 +93,7 @@ def _act(
 
 
 @router.get("/v1/admin/invoices/{invoice_id}", response_model=InvoiceOut, summary="One invoice")
-def read_invoice(invoice_id: int, request: Request, principal: Operator) -> InvoiceOut:
+def read_invoice(invoice_id: PathId, request: Request, principal: Operator) -> InvoiceOut:
     with runtime(request).db.read() as session:
         return invoice_out(invoices.get_invoice(session, None, invoice_id))
 
@@ -101,6 +102,7 @@ def read_invoice(invoice_id: int, request: Request, principal: Operator) -> Invo
     "/v1/admin/invoices/pay",
     response_model=InvoiceOut,
     summary="Record the payment of the invoice numbered ?number= (credits the balance)",
+    responses=problem_responses(404),
 )
 def pay_by_number(number: Number, request: Request, principal: Operator) -> InvoiceOut:
     return _act(request, principal, lambda s: invoices.find_by_number(s, number), pay=True)
@@ -110,6 +112,7 @@ def pay_by_number(number: Number, request: Request, principal: Operator) -> Invo
     "/v1/admin/invoices/cancel",
     response_model=InvoiceOut,
     summary="Cancel the unpaid invoice numbered ?number=",
+    responses=problem_responses(404),
 )
 def cancel_by_number(number: Number, request: Request, principal: Operator) -> InvoiceOut:
     return _act(request, principal, lambda s: invoices.find_by_number(s, number), pay=False)
@@ -120,7 +123,7 @@ def cancel_by_number(number: Number, request: Request, principal: Operator) -> I
     response_model=InvoiceOut,
     summary="Record an invoice's payment (credits the balance)",
 )
-def pay(invoice_id: int, request: Request, principal: Operator) -> InvoiceOut:
+def pay(invoice_id: PathId, request: Request, principal: Operator) -> InvoiceOut:
     return _act(request, principal, lambda s: invoices.get_invoice(s, None, invoice_id), pay=True)
 
 
@@ -129,5 +132,5 @@ def pay(invoice_id: int, request: Request, principal: Operator) -> InvoiceOut:
     response_model=InvoiceOut,
     summary="Cancel an unpaid invoice",
 )
-def cancel(invoice_id: int, request: Request, principal: Operator) -> InvoiceOut:
+def cancel(invoice_id: PathId, request: Request, principal: Operator) -> InvoiceOut:
     return _act(request, principal, lambda s: invoices.get_invoice(s, None, invoice_id), pay=False)

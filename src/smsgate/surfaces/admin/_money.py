@@ -10,7 +10,7 @@ from smsgate.billing.models import BalanceKind, LedgerEntry
 from smsgate.kit.money import format_amount
 from smsgate.surfaces.admin._common import Operator, who
 from smsgate.surfaces.admin.schemas import AdjustmentIn, LedgerEntryOut, MoneyOut, TopupIn
-from smsgate.surfaces.deps import runtime
+from smsgate.surfaces.deps import PathId, runtime
 
 router = APIRouter(tags=["admin: money"])
 
@@ -39,7 +39,7 @@ def money_out(e: LedgerEntry, currency: str) -> MoneyOut:
     status_code=201,
     summary="Credit a balance (a topup ledger entry)",
 )
-def top_up(account_id: int, body: TopupIn, request: Request, principal: Operator) -> MoneyOut:
+def top_up(account_id: PathId, body: TopupIn, request: Request, principal: Operator) -> MoneyOut:
     with runtime(request).db.write() as session:
         entry = admin.top_up(
             session,
@@ -58,7 +58,9 @@ def top_up(account_id: int, body: TopupIn, request: Request, principal: Operator
     status_code=201,
     summary="Correct a balance by a signed amount (an adjustment ledger entry)",
 )
-def adjust(account_id: int, body: AdjustmentIn, request: Request, principal: Operator) -> MoneyOut:
+def adjust(
+    account_id: PathId, body: AdjustmentIn, request: Request, principal: Operator
+) -> MoneyOut:
     with runtime(request).db.write() as session:
         entry = admin.adjust(
             session,

@@ -22,6 +22,7 @@ from smsgate.surfaces.admin.schemas import (
     PlansPage,
 )
 from smsgate.surfaces.deps import read_body, runtime
+from smsgate.surfaces.rendering import problem_responses
 
 router = APIRouter(tags=["admin: price plans"])
 CSV_TYPES = ("text/csv", "text/plain", "application/csv")
@@ -88,6 +89,7 @@ def patch_plan(name: str, body: PlanPatch, request: Request, principal: Operator
     "/v1/admin/plans/{name}/rates",
     response_model=PlanOut,
     summary="Replace the plan's rates with a CSV rate card (the plan is created if new)",
+    responses=problem_responses(415),
     openapi_extra={
         "requestBody": {
             "required": True,

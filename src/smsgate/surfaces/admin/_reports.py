@@ -17,7 +17,7 @@ from smsgate.kit.money import format_amount
 from smsgate.kit.time import utcnow
 from smsgate.surfaces.admin._common import Limit, Operator
 from smsgate.surfaces.admin.schemas import AuditEntryOut, AuditPage, MarginReportOut, MarginRowOut
-from smsgate.surfaces.deps import runtime
+from smsgate.surfaces.deps import MAX_ID, QueryId, runtime
 from smsgate.surfaces.native._messages import check_aware
 
 router = APIRouter(tags=["admin: reports"])
@@ -46,7 +46,7 @@ def margins(
     since: Annotated[datetime | None, Query(description="Default: until - 30 days")] = None,
     until: Annotated[datetime | None, Query(description="Default: now")] = None,
     group: MarginGroup = MarginGroup.ACCOUNT,
-    account_id: int | None = None,
+    account_id: QueryId = None,
 ) -> MarginReportOut:
     check_aware(since=since, until=until)
     until = until or utcnow()
@@ -85,7 +85,7 @@ def audit_log(
     principal: Operator,
     limit: Limit = 50,
     before: Annotated[
-        int | None, Query(ge=1, description="next_cursor of the previous page")
+        int | None, Query(ge=1, le=MAX_ID, description="next_cursor of the previous page")
     ] = None,
     action: Annotated[str | None, Query(max_length=64, description="e.g. token.create")] = None,
     since: datetime | None = None,

@@ -8,7 +8,7 @@ from smsgate.senders import admin
 from smsgate.senders.models import Sender, SenderStatus
 from smsgate.surfaces.admin._common import Limit, Offset, Operator, who
 from smsgate.surfaces.admin.schemas import RejectIn, SenderOut, SendersPage
-from smsgate.surfaces.deps import runtime
+from smsgate.surfaces.deps import PathId, QueryId, runtime
 
 router = APIRouter(tags=["admin: sender names"])
 
@@ -26,7 +26,7 @@ def list_senders(
     request: Request,
     principal: Operator,
     status: SenderStatus | None = None,
-    account_id: int | None = None,
+    account_id: QueryId = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> SendersPage:
@@ -42,7 +42,7 @@ def list_senders(
 @router.post(
     "/v1/admin/senders/{sender_id}/approve", response_model=SenderOut, summary="Approve a name"
 )
-def approve(sender_id: int, request: Request, principal: Operator) -> SenderOut:
+def approve(sender_id: PathId, request: Request, principal: Operator) -> SenderOut:
     with runtime(request).db.write() as session:
         return sender_out(admin.approve(session, sender_id, **who(request, principal)))
 
@@ -52,6 +52,6 @@ def approve(sender_id: int, request: Request, principal: Operator) -> SenderOut:
     response_model=SenderOut,
     summary="Reject a name, with a reason the customer sees",
 )
-def reject(sender_id: int, body: RejectIn, request: Request, principal: Operator) -> SenderOut:
+def reject(sender_id: PathId, body: RejectIn, request: Request, principal: Operator) -> SenderOut:
     with runtime(request).db.write() as session:
         return sender_out(admin.reject(session, sender_id, body.reason, **who(request, principal)))

@@ -8,7 +8,7 @@ from smsgate.accounts import admin
 from smsgate.accounts.models import ApiToken
 from smsgate.surfaces.admin._common import Limit, Offset, Operator, who
 from smsgate.surfaces.admin.schemas import TokenCreatedOut, TokenIn, TokenOut, TokensPage
-from smsgate.surfaces.deps import runtime
+from smsgate.surfaces.deps import PathId, runtime
 
 router = APIRouter(tags=["admin: tokens"])
 
@@ -37,7 +37,7 @@ def _created(t: ApiToken, plain: str) -> TokenCreatedOut:
     summary="Create a customer token (the secret is shown once)",
 )
 def create_token(
-    account_id: int, request: Request, principal: Operator, body: TokenIn | None = None
+    account_id: PathId, request: Request, principal: Operator, body: TokenIn | None = None
 ) -> TokenCreatedOut:
     with runtime(request).db.write() as session:
         token, plain = admin.create_token(
@@ -52,7 +52,7 @@ def create_token(
     summary="Tokens of an account, newest first",
 )
 def list_tokens(
-    account_id: int, request: Request, principal: Operator, limit: Limit = 50, offset: Offset = 0
+    account_id: PathId, request: Request, principal: Operator, limit: Limit = 50, offset: Offset = 0
 ) -> TokensPage:
     with runtime(request).db.read() as session:
         rows, total = admin.list_tokens(session, account_id, limit=limit, offset=offset)
@@ -93,7 +93,7 @@ def list_operator_tokens(
     response_model=TokenOut,
     summary="Revoke a token (customer or operator)",
 )
-def revoke_token(token_id: int, request: Request, principal: Operator) -> TokenOut:
+def revoke_token(token_id: PathId, request: Request, principal: Operator) -> TokenOut:
     rt = runtime(request)
     with rt.db.write() as session:
         out = token_out(admin.revoke_token(session, token_id, **who(request, principal)))

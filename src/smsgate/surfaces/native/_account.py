@@ -20,7 +20,7 @@ from smsgate.pricing.models import PricePlan
 from smsgate.pricing.quote import quote
 from smsgate.pricing.service import list_rates
 from smsgate.senders.service import list_senders, request_sender
-from smsgate.surfaces.deps import customer, runtime
+from smsgate.surfaces.deps import MAX_ID, customer, runtime
 from smsgate.surfaces.native._messages import check_aware, parse_cursor
 from smsgate.surfaces.native.schemas import (
     BalanceOut,
@@ -74,7 +74,7 @@ def get_ledger(
             session,
             _account_id(principal),
             limit=limit,
-            before_id=parse_cursor(cursor),
+            before_id=parse_cursor(cursor, high=MAX_ID),
             since=since,
             until=until,
         )

@@ -15,7 +15,7 @@ from smsgate.billing.pdf import render_invoice_pdf
 from smsgate.billing.schemas import InvoiceIn, InvoiceOut, InvoicePage
 from smsgate.errors import InvalidRequest
 from smsgate.kit.money import InvalidAmount, format_amount, parse_amount
-from smsgate.surfaces.deps import customer, runtime
+from smsgate.surfaces.deps import MAX_BIG_ID, PathId, customer, runtime
 
 router = APIRouter(tags=["invoices"])
 Customer = Annotated[Principal, Depends(customer)]
@@ -54,7 +54,7 @@ def list_invoices(
     request: Request,
     principal: Customer,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_BIG_ID)] = 0,
     status: InvoiceStatus | None = None,
 ) -> InvoicePage:
     with runtime(request).db.read() as session:
@@ -92,7 +92,7 @@ def create_invoice(body: InvoiceIn, request: Request, principal: Customer) -> In
     responses={200: {"content": {"application/pdf": {}}, "description": "The invoice as PDF"}},
     summary="One invoice as PDF",
 )
-def get_invoice_pdf(invoice_id: int, request: Request, principal: Customer) -> Response:
+def get_invoice_pdf(invoice_id: PathId, request: Request, principal: Customer) -> Response:
     rt = runtime(request)
     with rt.db.read() as session:
         invoice = invoices.get_invoice(session, _account_id(principal), invoice_id)
@@ -106,6 +106,6 @@ def get_invoice_pdf(invoice_id: int, request: Request, principal: Customer) -> R
 
 
 @router.get("/v1/invoices/{invoice_id}", response_model=InvoiceOut, summary="One invoice")
-def get_invoice(invoice_id: int, request: Request, principal: Customer) -> InvoiceOut:
+def get_invoice(invoice_id: PathId, request: Request, principal: Customer) -> InvoiceOut:
     with runtime(request).db.read() as session:
         return invoice_out(invoices.get_invoice(session, _account_id(principal), invoice_id))

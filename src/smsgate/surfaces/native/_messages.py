@@ -12,14 +12,24 @@ from starlette.responses import Response
 from smsgate.accounts.service import Principal
 from smsgate.errors import Forbidden, InvalidRequest
 from smsgate.kit.money import format_amount
-from smsgate.kit.time import utcnow
+from smsgate.kit.time import in_range, utcnow
 from smsgate.messaging import queries
 from smsgate.messaging.accept import body_hash
 from smsgate.messaging.lifecycle import cancel_messages
 from smsgate.messaging.models import Message
 from smsgate.messaging.prepare import Accepted, IdempotencyClaim, SendRequest
 from smsgate.messaging.status import MessageStatus
-from smsgate.surfaces.deps import bearer, customer, read_body, runtime
+from smsgate.surfaces.deps import (
+    BAD_JSON,
+    MAX_BIG_ID,
+    BigPathId,
+    BigQueryId,
+    authenticate,
+    bearer,
+    customer,
+    read_body,
+    runtime,
+)
 from smsgate.surfaces.native.schemas import (
     MessageOut,
     MessagePage,
@@ -27,7 +37,7 @@ from smsgate.surfaces.native.schemas import (
     SendMessagesIn,
     SendMessagesOut,
 )
-from smsgate.surfaces.rendering import json_response
+from smsgate.surfaces.rendering import json_response, problem_responses
 
 router = APIRouter(tags=["messages"])
 _decoder = msgspec.json.Decoder(SendBody)
@@ -60,6 +70,7 @@ def _accepted_json(accepted: Accepted, currency: str) -> bytes:
     "/v1/messages",
     summary="Send one message or the same text to several numbers",
     response_model=SendMessagesOut,
+    responses=problem_responses(402),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -70,7 +81,7 @@ def _accepted_json(accepted: Accepted, currency: str) -> bytes:
 async def send_messages(request: Request) -> Response:
     # Lean on purpose: msgspec decoding, cached auth, group commit; no pydantic on this path.
     rt = runtime(request)
-    principal = rt.auth.principal(bearer(request))
+    principal = authenticate(request, bearer(request))
     if principal.account_id is None:
         raise Forbidden("this route needs a customer token", code="customer_only")
     raw = await read_body(request)
@@ -78,7 +89,7 @@ async def send_messages(request: Request) -> Response:
         body = _decoder.decode(raw)
     except msgspec.ValidationError as exc:
         raise InvalidRequest(f"invalid request body: {exc}", code="invalid_body") from exc
-    except msgspec.DecodeError as exc:
+    except BAD_JSON as exc:
         raise InvalidRequest("the request body is not valid JSON", code="malformed_json") from exc
     recipients = [body.to] if isinstance(body.to, str) else body.to
     key = request.headers.get("idempotency-key")
@@ -135,12 +146,15 @@ def check_aware(**values: datetime | None) -> None:
     for name, value in values.items():
         if value is not None and value.tzinfo is None:
             raise InvalidRequest(f"{name} needs a time zone, e.g. 2026-01-01T00:00:00Z", field=name)
+        if value is not None and not in_range(value):
+            raise InvalidRequest(f"{name} must lie between the years 1900 and 9000", field=name)
 
 
-def parse_cursor(cursor: str | None) -> int | None:
+def parse_cursor(cursor: str | None, *, high: int = MAX_BIG_ID) -> int | None:
+    """A page's ``next_cursor``: an id no larger than the listed table's key can hold."""
     if cursor is None or cursor == "":
         return None
-    if not cursor.isdigit() or len(cursor) > 18:
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 19 or int(cursor) > high:
         raise InvalidRequest(
             f"cursor {cursor[:40]!r} is not a cursor from a previous page",
             field="cursor",
@@ -151,7 +165,7 @@ def parse_cursor(cursor: str | None) -> int | None:
 
 @router.get("/v1/messages/{message_id}", response_model=MessageOut, summary="One message")
 def get_message(
-    message_id: int, request: Request, principal: Annotated[Principal, Depends(customer)]
+    message_id: BigPathId, request: Request, principal: Annotated[Principal, Depends(customer)]
 ) -> MessageOut:
     assert principal.account_id is not None
     with runtime(request).db.read() as session:
@@ -167,7 +181,7 @@ def list_messages(
     since: datetime | None = None,
     until: datetime | None = None,
     phone: Annotated[str | None, Query(max_length=20)] = None,
-    sending_id: int | None = None,
+    sending_id: BigQueryId = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> MessagePage:
@@ -199,7 +213,7 @@ __all__ = ["json_response", "router"]
     summary="Cancel a message that has not left yet (refunded)",
 )
 def cancel_message(
-    message_id: int, request: Request, principal: Annotated[Principal, Depends(customer)]
+    message_id: BigPathId, request: Request, principal: Annotated[Principal, Depends(customer)]
 ) -> MessageOut:
     assert principal.account_id is not None
     with runtime(request).db.write() as session:

@@ -13,9 +13,10 @@ from smsgate.messaging import queries
 from smsgate.messaging.lifecycle import cancel_sending
 from smsgate.messaging.models import Sending
 from smsgate.messaging.prepare import SendRequest
-from smsgate.surfaces.deps import customer, runtime
+from smsgate.surfaces.deps import BigPathId, customer, runtime
 from smsgate.surfaces.native._messages import parse_cursor
 from smsgate.surfaces.native.schemas import CancelOut, SendingIn, SendingOut, SendingsPage
+from smsgate.surfaces.rendering import problem_responses
 
 router = APIRouter(tags=["sendings"])
 Customer = Annotated[Principal, Depends(customer)]
@@ -37,7 +38,13 @@ def sending_out(s: Sending, counts: dict[str, int] | None = None) -> SendingOut:
     )
 
 
-@router.post("/v1/sendings", response_model=SendingOut, status_code=201, summary="Create a sending")
+@router.post(
+    "/v1/sendings",
+    response_model=SendingOut,
+    status_code=201,
+    summary="Create a sending",
+    responses=problem_responses(402),
+)
 async def create_sending(body: SendingIn, request: Request, principal: Customer) -> SendingOut:
     assert principal.account_id is not None
     rt = runtime(request)
@@ -78,7 +85,7 @@ def list_sendings(
 
 
 @router.get("/v1/sendings/{sending_id}", response_model=SendingOut, summary="One sending")
-def get_sending(sending_id: int, request: Request, principal: Customer) -> SendingOut:
+def get_sending(sending_id: BigPathId, request: Request, principal: Customer) -> SendingOut:
     assert principal.account_id is not None
     with runtime(request).db.read() as session:
         sending = queries.get_sending(session, principal.account_id, sending_id)
@@ -90,7 +97,7 @@ def get_sending(sending_id: int, request: Request, principal: Customer) -> Sendi
     response_model=CancelOut,
     summary="Cancel what has not left yet (refunded)",
 )
-def post_cancel(sending_id: int, request: Request, principal: Customer) -> CancelOut:
+def post_cancel(sending_id: BigPathId, request: Request, principal: Customer) -> CancelOut:
     assert principal.account_id is not None
     with runtime(request).db.write() as session:
         count = cancel_sending(session, principal.account_id, sending_id, utcnow())

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from smsgate.accounts.service import Principal
 from smsgate.kit.time import utcnow
-from smsgate.surfaces.deps import customer, runtime
+from smsgate.surfaces.deps import BigPathId, BigQueryId, customer, runtime
 from smsgate.surfaces.native._messages import parse_cursor
 from smsgate.webhooks import service
 from smsgate.webhooks.models import DeliveryStatus
@@ -100,7 +100,7 @@ def list_deliveries(
     request: Request,
     principal: Customer,
     status: DeliveryStatus | None = None,
-    message_id: int | None = None,
+    message_id: BigQueryId = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> DeliveryPage:
@@ -124,7 +124,7 @@ def list_deliveries(
     response_model=DeliveryOut,
     summary="Send a delivery again now (retried as a new one if it fails)",
 )
-def replay_delivery(delivery_id: int, request: Request, principal: Customer) -> DeliveryOut:
+def replay_delivery(delivery_id: BigPathId, request: Request, principal: Customer) -> DeliveryOut:
     rt = runtime(request)
     with rt.db.write() as session:
         out = _delivery_out(service.replay(session, _account_id(principal), delivery_id, utcnow()))

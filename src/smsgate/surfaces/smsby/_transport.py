@@ -33,10 +33,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from smsgate.accounts.service import Principal
-from smsgate.errors import Forbidden, InvalidRequest, NotFound, SmsgateError
+from smsgate.errors import (
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    SmsgateError,
+    TooManyRequests,
+    retry_headers,
+)
 from smsgate.messaging.status import MessageStatus
 from smsgate.runtime import Runtime
-from smsgate.surfaces.deps import bearer, read_body, runtime
+from smsgate.surfaces.deps import BAD_JSON, authenticate, bearer, read_body, runtime
 from smsgate.surfaces.rendering import register
 
 T = TypeVar("T")
@@ -78,13 +85,8 @@ class DataNotVerified(InvalidRequest):
     code = "data_not_verified"
 
 
-class RateLimited(SmsgateError):
-    status = 429
+class RateLimited(TooManyRequests):
     code = "rate_limited"
-
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 def encode(body: object) -> bytes:
@@ -99,10 +101,7 @@ def answer(body: object, status: int = 200, headers: dict[str, str] | None = Non
 
 def render(exc: SmsgateError) -> Response:
     status = _STATUS.get(exc.status, 500 if exc.status >= 500 else 400)
-    headers = {"Retry-After": "1"} if exc.status == 503 else None
-    if isinstance(exc, RateLimited):
-        headers = {"Retry-After": str(exc.retry_after)}
-    return answer({"error": exc.message}, status, headers)
+    return answer({"error": exc.message}, status, retry_headers(exc))
 
 
 register(lambda path: path == "/api/v1" or path.startswith("/api/v1/"), render)
@@ -200,7 +199,7 @@ def _body_params(content_type: str, raw: bytes) -> dict[str, str]:
     if "json" in kind or (kind in ("", "text/plain") and raw.lstrip()[:1] == b"{"):
         try:
             data = msgspec.json.decode(raw)
-        except msgspec.DecodeError as exc:
+        except BAD_JSON as exc:
             raise InvalidRequest(
                 "the request body is not valid JSON", code="malformed_json"
             ) from exc
@@ -318,7 +317,7 @@ async def dispatch(command_name: str, request: Request) -> Response:
         raise NotFound(f"unknown command {command_name[:60]!r}", code="unknown_command")
     rt = runtime(request)
     params = await read_params(request)
-    principal = rt.auth.principal(params.get("token") or bearer(request))
+    principal = authenticate(request, params.get("token") or bearer(request))
     if principal.account_id is None:
         raise Forbidden("this API needs a customer token", code="customer_only")
     wait = _limiter(request, rt.settings.smsby_per_minute).hit(principal.token_id)

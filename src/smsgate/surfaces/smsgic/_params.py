@@ -22,7 +22,7 @@ from starlette.requests import Request
 
 from smsgate.errors import InvalidRequest
 from smsgate.numbering._table import load_tables
-from smsgate.surfaces.deps import read_body
+from smsgate.surfaces.deps import BAD_JSON, read_body
 
 # The seed's own texts, literally (backquotes and "recipient`s" included).
 MISSING_MESSAGE = "Please send `message` post parameter with text for SMS"
@@ -97,7 +97,7 @@ def _bad_json(where: str) -> InvalidRequest:
 def _json_object(raw: bytes, where: str) -> dict[str, object]:
     try:
         fields = msgspec.json.decode(raw)
-    except msgspec.DecodeError as exc:
+    except BAD_JSON as exc:
         raise _bad_json(where) from exc
     if not isinstance(fields, dict):
         raise InvalidRequest(f"the {where} must be a JSON object", field="body")
@@ -166,7 +166,7 @@ async def sending_body(request: Request) -> SendingBody:
             body = _decoder.decode(raw)
         except msgspec.ValidationError as exc:
             raise _type_error(exc) from exc
-        except msgspec.DecodeError as exc:
+        except BAD_JSON as exc:
             raise _bad_json("request body") from exc
     else:
         body = SendingBody()
@@ -202,7 +202,7 @@ def _recipient_list(
         return [text] if text else []  # one number as a plain string
     try:
         decoded = msgspec.json.decode(text)
-    except msgspec.DecodeError:
+    except BAD_JSON:
         decoded = None
     if not isinstance(decoded, list):
         errors["recipients"] = [_NOT_ARRAY]

@@ -26,6 +26,7 @@ from smsgate.surfaces.smsgic._params import (
 )
 from smsgate.surfaces.smsgic._shape import (
     STATUSES,
+    TOO_MANY,
     SmsgicError,
     answer,
     invalid,
@@ -38,7 +39,6 @@ from smsgate.surfaces.smsgic._shape import (
 router = APIRouter(tags=["SMSgic"])
 
 CREATED = "SMS champing created"  # sic, as the seed
-TOO_MANY = "Too Many Attempts."
 MAX_LIST = 1000
 # Above this many recipients the syntax checks run on a worker thread, not the event loop
 # (a million take about 0.4 s).

@@ -15,12 +15,13 @@ from zoneinfo import ZoneInfo
 import msgspec
 from starlette.responses import Response
 
-from smsgate.errors import SmsgateError, Unavailable
+from smsgate.errors import SmsgateError, TooManyRequests, retry_headers
 from smsgate.kit.money import format_amount, round_money
 from smsgate.messaging.status import SendingStatus
 
 GIVEN_DATA_INVALID = "The given data was invalid."
 UNAUTHENTICATED = "Unauthenticated."
+TOO_MANY = "Too Many Attempts."  # Laravel's throttle
 
 # The only place canonical sending statuses meet SMSgic's names (BRIEF.md).
 STATUSES: dict[str, str] = {
@@ -98,13 +99,15 @@ def translate(exc: SmsgateError, key: str | None = None) -> SmsgicError:
         return SmsgicError(401, {"message": UNAUTHENTICATED})
     if exc.code == "body_too_large":
         return SmsgicError(413, {"message": text})
+    if isinstance(exc, TooManyRequests):
+        return SmsgicError(429, {"message": TOO_MANY}, retry_headers(exc))
     if exc.status in (400, 402, 422):
         # 402 (the balance cannot cover the send) is a 422 too: SMSgic documents no other
         # client-error code and Laravel validates the balance like any other input.
         field = key or _FIELDS.get(exc.field or "", exc.field or "message")
         return invalid({field: [text]})
     if exc.status >= 500:
-        headers = {"Retry-After": "1"} if isinstance(exc, Unavailable) else None
+        headers = retry_headers(exc)
         # Laravel with debug off hides an internal error behind "Server Error".
         message = text if exc.status == 503 else "Server Error"
         return SmsgicError(exc.status, {"message": message}, headers)

@@ -1,0 +1,117 @@
+"""schemathesis against smsgate's own OpenAPI document: every operation of the native API
+(``/v1``) and the admin API (``/v1/admin``), on a real server over loopback, with a funded
+customer's token and an operator's. Each response must be no server error and must match
+what the document declares for it: status code, content type and body schema.
+
+The default run keeps the examples per operation modest (CI); ``--runslow`` runs many more,
+and a longer stateful run that follows the links schemathesis infers between operations
+(create a sending, then read, cancel and list it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, reject, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from smsgate.app import create_app
+from smsgate.config import Settings
+from tests.hardening.conftest import Gate
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+EXAMPLES = 12  # per operation and engine: the default suite's share (about a minute)
+SLOW_EXAMPLES = 200
+ANY_HEALTH = list(HealthCheck)
+
+
+def _document() -> dict[str, Any]:
+    # Built at import because schemathesis parametrizes at collection time; the first test
+    # below proves it is the very document the server serves.
+    app = create_app(Settings(database_url="sqlite://", demo=False), dispatch=False)
+    try:
+        return app.openapi()
+    finally:
+        app.state.runtime.db.dispose()
+
+
+DOCUMENT = _document()
+schema = schemathesis.openapi.from_dict(DOCUMENT).include(path_regex="^/v1/")
+
+
+def _headers(gate: Gate, case: schemathesis.Case[Any]) -> dict[str, str]:
+    return gate.operator_headers if case.path.startswith("/v1/admin") else gate.customer.headers
+
+
+def _spare_our_tokens(gate: Gate, case: schemathesis.Case[Any]) -> None:
+    """Revoking the fuzzer's own tokens would leave it testing only 401 (and then 429)."""
+    wanted = str((case.path_parameters or {}).get("token_id", ""))  # a link gives text
+    if wanted.isascii() and wanted.isdigit() and int(wanted) in gate.token_ids:
+        reject()
+
+
+def _call(gate: Gate, case: schemathesis.Case[Any]) -> None:
+    _spare_our_tokens(gate, case)
+    case.call_and_validate(base_url=gate.url, headers=_headers(gate, case), checks=CHECKS)
+
+
+def test_the_document_is_the_served_one(gate: Gate) -> None:
+    assert httpx.get(f"{gate.url}/openapi.json").json() == DOCUMENT
+
+
+@schema.parametrize()
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=ANY_HEALTH)
+def test_every_operation(case: schemathesis.Case[Any], gate: Gate) -> None:
+    _call(gate, case)
+
+
+@pytest.mark.slow
+@schema.parametrize()
+@settings(max_examples=SLOW_EXAMPLES, deadline=None, suppress_health_check=ANY_HEALTH)
+def test_every_operation_at_length(case: schemathesis.Case[Any], gate: Gate) -> None:
+    _call(gate, case)
+
+
+@pytest.mark.slow
+def test_linked_sequences(gate: Gate) -> None:
+    machine = schemathesis.openapi.from_dict(DOCUMENT).include(path_regex="^/v1/")
+    base = machine.as_state_machine()
+    answered: set[tuple[str, str, int]] = set()
+
+    class Sequences(base):  # type: ignore[misc,valid-type]
+        def get_call_kwargs(self, case: schemathesis.Case[Any]) -> dict[str, Any]:
+            return {"base_url": gate.url, "headers": _headers(gate, case)}
+
+        def before_call(self, case: schemathesis.Case[Any]) -> None:
+            _spare_our_tokens(gate, case)
+
+        def validate_response(
+            self, response: schemathesis.Response, case: schemathesis.Case[Any], **kwargs: Any
+        ) -> None:
+            answered.add((case.method, case.path, response.status_code))
+            case.validate_response(response, checks=CHECKS)
+
+    Sequences.run(
+        settings=settings(
+            max_examples=60,
+            stateful_step_count=8,
+            deadline=None,
+            suppress_health_check=ANY_HEALTH,
+        )
+    )
+    # The links worked: ids taken from earlier answers reached existing things.
+    found = {(method, path) for method, path, status in answered if "{" in path and status < 300}
+    assert len(found) >= 3, sorted(answered)
