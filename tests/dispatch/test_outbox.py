@@ -223,3 +223,28 @@ def test_unmatched_receipts_are_forgotten_and_no_connector_waits_cost_no_attempt
     with db.write() as s:
         (again,) = claim(s, "w", 10, now, LEASE)
     assert again.attempts == 1  # the wait for a connector was not an attempt
+
+
+def test_a_backlog_of_receipts_larger_than_one_query_is_applied_whole(
+    db: Database, settings: Settings, plan: str
+) -> None:
+    # After an outage an SMSC replays thousands of receipts at once; one IN list of them all
+    # overflowed PostgreSQL (stack depth, then 65,535 parameters). 1,203 spans three slices.
+    n = 1_203
+    c = make_customer(db, balance=Decimal("1000"))
+    ids = _send(db, settings, c.account_id, c.sender, n=n)
+    now = datetime.now(UTC)
+    with db.write() as s:
+        claimed = claim(s, "w", n, now, LEASE)
+    results = [SubmitResult(i, Outcome.SUBMITTED, (f"u{i}",)) for i in ids]
+    with db.write() as s:
+        record_submits(s, "w", "sim", claimed, results, now, RETRY)
+    receipts = [Receipt("sim", f"u{i}", S.DELIVERED, None, now) for i in ids]
+    receipts.append(Receipt("sim", "nobody", S.DELIVERED, None, now))
+    with db.write() as s:
+        finalised = apply_receipts(s, receipts, now)
+    assert finalised == n
+    with db.read() as s:
+        delivered = s.query(Message).filter(Message.id.in_(ids), Message.status == S.DELIVERED)
+        assert delivered.count() == n
+        assert s.query(EarlyReceipt).filter(EarlyReceipt.upstream_id == "nobody").count() == 1

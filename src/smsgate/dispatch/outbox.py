@@ -13,9 +13,10 @@ taken over cannot overwrite the new owner's work.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import bindparam, delete, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
@@ -399,6 +400,15 @@ def message_status_from_parts(statuses: Sequence[str]) -> MessageStatus | None:
     return MessageStatus.REJECTED
 
 
+_SLICE = 500  # keys per IN list
+T = TypeVar("T")
+
+
+def _slices(items: list[T]) -> Iterator[list[T]]:
+    for start in range(0, len(items), _SLICE):
+        yield items[start : start + _SLICE]
+
+
 def apply_receipts(
     session: Session,
     receipts: Sequence[Receipt],
@@ -408,14 +418,20 @@ def apply_receipts(
 ) -> int:
     """Apply receipts to parts, then finalise messages whose parts are all final."""
     keys = {(r.connector, r.upstream_id): r for r in receipts}
-    found = session.execute(
-        select(
-            MessagePart.message_id,
-            MessagePart.part_no,
-            MessagePart.connector,
-            MessagePart.upstream_id,
-        ).where(tuple_(MessagePart.connector, MessagePart.upstream_id).in_(list(keys)))
-    ).all()
+    # In slices: a backlog of tens of thousands of receipts in one IN list overflows
+    # PostgreSQL's parser stack and its 65,535 parameters (found by the benchmark).
+    found = [
+        row
+        for chunk in _slices(list(keys))
+        for row in session.execute(
+            select(
+                MessagePart.message_id,
+                MessagePart.part_no,
+                MessagePart.connector,
+                MessagePart.upstream_id,
+            ).where(tuple_(MessagePart.connector, MessagePart.upstream_id).in_(chunk))
+        )
+    ]
     matched = {(c, u) for _, _, c, u in found}
     if keep_unmatched:
         orphans = [r for k, r in keys.items() if k not in matched]
@@ -456,11 +472,16 @@ def apply_receipts(
     message_ids = {m for m, _, _, _ in found}
     statuses: dict[int, list[str]] = defaultdict(list)
     errors: dict[int, str | None] = {}
-    for mid, status, error in session.execute(
-        select(MessagePart.message_id, MessagePart.status, MessagePart.error_code).where(
-            MessagePart.message_id.in_(message_ids)
+    rows = (
+        row
+        for chunk in _slices(sorted(message_ids))
+        for row in session.execute(
+            select(MessagePart.message_id, MessagePart.status, MessagePart.error_code).where(
+                MessagePart.message_id.in_(chunk)
+            )
         )
-    ):
+    )
+    for mid, status, error in rows:
         statuses[mid].append(status)
         errors[mid] = errors.get(mid) or error
     changes = []
