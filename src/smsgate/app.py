@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,13 +23,27 @@ from smsgate.surfaces.rendering import render_error
 from smsgate.surfaces.safety import CatchAll
 
 
-def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> FastAPI:
+def freeze_long_lived() -> None:
+    """Move everything made so far (modules, metadata, numbering tables, caches), which lives
+    as long as the process, out of the cyclic collector's sight: its full collections no
+    longer walk it. Measured: p99 of single sends 90 -> 7 ms at 16 connections
+    (docs/benchmarks.md). For server processes only: in a test process that builds many
+    apps, cycles among frozen objects would never be collected."""
+    gc.collect()
+    gc.freeze()
+
+
+def create_app(
+    settings: Settings | None = None, *, dispatch: bool = True, freeze_gc: bool = False
+) -> FastAPI:
     settings = settings or get_settings()
     runtime = Runtime(settings, dispatch=dispatch)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        if freeze_gc:
+            freeze_long_lived()
         try:
             yield
         finally:

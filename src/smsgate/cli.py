@@ -153,7 +153,7 @@ def serve(
         typer.echo(f"Demo API token (shown once): {demo.token}")
     typer.echo(f"smsgate on http://{host}:{port} (docs at /docs), database {shown(settings)}")
     uvicorn.run(
-        create_app(settings, dispatch=dispatch),
+        create_app(settings, dispatch=dispatch, freeze_gc=True),
         host=host,
         port=port,
         log_level=settings.log_level,
@@ -184,10 +184,12 @@ async def _run_worker(settings: Settings) -> None:
     import asyncio
     import signal
 
+    from smsgate.app import freeze_long_lived
     from smsgate.runtime import Runtime
 
     runtime = Runtime(settings, dispatch=True)
     await runtime.start()
+    freeze_long_lived()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
