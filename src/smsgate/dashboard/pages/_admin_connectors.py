@@ -16,13 +16,13 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from smsgate.audit import service as audit
 from smsgate.connectors import registry
 from smsgate.dashboard.pages._admin_common import who
 from smsgate.dashboard.web import Operator, page_router, render, runtime, see_other
 from smsgate.dispatch.health import Activity, live_health, recent_activity, window_use
 from smsgate.errors import InvalidRequest
 from smsgate.pricing import admin as pricing_admin
+from smsgate.routing import admin as route_admin
 from smsgate.routing import service as routing
 from smsgate.routing.models import Strategy
 from smsgate.runtime import Runtime
@@ -136,19 +136,13 @@ def add_route(
     by = who(request, viewer)
     conditions = body.model_dump(exclude={"connectors", "priority", "strategy"})
     with runtime(request).db.write() as session:
-        route = routing.add_route(
-            session, body.connectors, priority=body.priority, strategy=body.strategy, **conditions
-        )
-        audit.record(
+        route_admin.add_route(
             session,
-            by["actor"],
-            "route.add",
-            f"route:{route.id}",
-            address=by["address"],
-            connectors=body.connectors,
+            body.connectors,
             priority=body.priority,
-            strategy=str(body.strategy),
-            **{k: v for k, v in conditions.items() if v is not None},
+            strategy=body.strategy,
+            **by,
+            **conditions,
         )
     return see_other("/admin/connectors?done=route_added#routes")
 
@@ -157,8 +151,5 @@ def add_route(
 def remove_route(request: Request, viewer: Operator, route_id: PathId) -> Response:
     by = who(request, viewer)
     with runtime(request).db.write() as session:
-        routing.remove_route(session, route_id)
-        audit.record(
-            session, by["actor"], "route.remove", f"route:{route_id}", address=by["address"]
-        )
+        route_admin.remove_route(session, route_id, **by)
     return see_other("/admin/connectors?done=route_removed#routes")

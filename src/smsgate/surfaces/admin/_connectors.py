@@ -19,6 +19,7 @@ from starlette.responses import Response
 from smsgate.audit import service as audit
 from smsgate.connectors import registry
 from smsgate.dispatch.health import Activity, live_health, recent_activity, window_use
+from smsgate.routing import admin as route_admin
 from smsgate.routing import service as routing
 from smsgate.routing.models import Route, Strategy
 from smsgate.surfaces.admin._common import Operator, who
@@ -203,19 +204,13 @@ def add_route(body: RouteIn, request: Request, principal: Operator) -> RouteOut:
     by = who(request, principal)
     conditions = body.model_dump(exclude={"connectors", "priority", "strategy"})
     with runtime(request).db.write() as session:
-        route = routing.add_route(
-            session, body.connectors, priority=body.priority, strategy=body.strategy, **conditions
-        )
-        audit.record(
+        route = route_admin.add_route(
             session,
-            by["actor"],
-            "route.add",
-            f"route:{route.id}",
-            address=by["address"],
-            connectors=body.connectors,
+            body.connectors,
             priority=body.priority,
-            strategy=str(body.strategy),
-            **{k: v for k, v in conditions.items() if v is not None},
+            strategy=body.strategy,
+            **by,
+            **conditions,
         )
         return _route_out(route)
 
@@ -229,8 +224,5 @@ def add_route(body: RouteIn, request: Request, principal: Operator) -> RouteOut:
 def remove_route(route_id: PathId, request: Request, principal: Operator) -> Response:
     by = who(request, principal)
     with runtime(request).db.write() as session:
-        routing.remove_route(session, route_id)
-        audit.record(
-            session, by["actor"], "route.remove", f"route:{route_id}", address=by["address"]
-        )
+        route_admin.remove_route(session, route_id, **by)
     return Response(status_code=204)
