@@ -13,10 +13,9 @@ taken over cannot overwrite the new owner's work.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 from sqlalchemy import bindparam, delete, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
@@ -25,6 +24,7 @@ from smsgate.accounts.models import Account, AccountStatus
 from smsgate.connectors.base import OutboundMessage, Outcome, Receipt, SubmitResult
 from smsgate.dispatch.models import EarlyReceipt
 from smsgate.dispatch.retry import RetryPolicy
+from smsgate.kit.chunks import batched
 from smsgate.kit.money import round_money
 from smsgate.messaging.lifecycle import finalize
 from smsgate.messaging.models import Message, MessagePart, Sending, messages_table, parts_table
@@ -401,12 +401,6 @@ def message_status_from_parts(statuses: Sequence[str]) -> MessageStatus | None:
 
 
 _SLICE = 500  # keys per IN list
-T = TypeVar("T")
-
-
-def _slices(items: list[T]) -> Iterator[list[T]]:
-    for start in range(0, len(items), _SLICE):
-        yield items[start : start + _SLICE]
 
 
 def apply_receipts(
@@ -422,7 +416,7 @@ def apply_receipts(
     # PostgreSQL's parser stack and its 65,535 parameters (found by the benchmark).
     found = [
         row
-        for chunk in _slices(list(keys))
+        for chunk in batched(keys, _SLICE)
         for row in session.execute(
             select(
                 MessagePart.message_id,
@@ -474,7 +468,7 @@ def apply_receipts(
     errors: dict[int, str | None] = {}
     rows = (
         row
-        for chunk in _slices(sorted(message_ids))
+        for chunk in batched(sorted(message_ids), _SLICE)
         for row in session.execute(
             select(MessagePart.message_id, MessagePart.status, MessagePart.error_code).where(
                 MessagePart.message_id.in_(chunk)

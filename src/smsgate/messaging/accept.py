@@ -12,9 +12,8 @@ charges nothing.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -28,6 +27,7 @@ from smsgate.billing.models import Balance, BalanceKind, EntryType, ledger_table
 from smsgate.db import Money, UTCDateTime
 from smsgate.errors import Conflict, Forbidden, InvalidRequest, PaymentRequired, SmsgateError
 from smsgate.inbound.models import OptOut
+from smsgate.kit.chunks import batched
 from smsgate.kit.fastinsert import FastInsert, reserve_ids
 from smsgate.kit.money import format_amount
 from smsgate.messaging.models import IdempotencyKey, Sending, messages_table
@@ -472,13 +472,6 @@ _REFERENCE = _LEDGER_COLUMNS.index("reference")
 _BALANCE_AFTER = _LEDGER_COLUMNS.index("balance_after")
 _SMS = BalanceKind.SMS.value
 _CHARGE = EntryType.CHARGE.value
-
-
-def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    """``itertools.batched`` of Python 3.12, as lists."""
-    it = iter(items)
-    while chunk := list(itertools.islice(it, size)):
-        yield chunk
 
 
 def _reported(row: tuple[Any, ...]) -> tuple[str, str, str, int, Decimal]:
