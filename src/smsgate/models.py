@@ -8,6 +8,7 @@ from smsgate.dashboard.models import DashboardSession, DashboardUser, Invitation
 from smsgate.db import Base
 from smsgate.dispatch.models import ConnectorLease, EarlyReceipt
 from smsgate.inbound.models import InboundMessageRow, OptOut
+from smsgate.limits.models import LimitWindow
 from smsgate.messaging.models import IdempotencyKey, Message, MessagePart, Sending
 from smsgate.pricing.models import ConnectorCostPlan, PricePlan, Rate
 from smsgate.routing.models import Route
@@ -32,6 +33,7 @@ __all__ = [
     "Invitation",
     "Invoice",
     "LedgerEntry",
+    "LimitWindow",
     "Message",
     "MessagePart",
     "MessageTemplate",

@@ -11,6 +11,7 @@ from smsgate.accounts.auth import Authenticator, FailureLimits
 from smsgate.config import Settings
 from smsgate.db import Database
 from smsgate.dispatch.dispatcher import Dispatcher
+from smsgate.limits.service import SharedLimits
 from smsgate.messaging.service import SendService
 from smsgate.webhooks.worker import WebhookWorker
 
@@ -21,6 +22,8 @@ class Runtime:
     def __init__(self, settings: Settings, *, dispatch: bool = True) -> None:
         self.settings = settings
         self.db = Database(settings.database_url, busy_seconds=settings.sqlite_busy_seconds)
+        # failed authentications and dashboard sign-ins, counted for every process on the db
+        self.limits = SharedLimits(self.db)
         self.auth = Authenticator(
             self.db,
             limits=FailureLimits(
@@ -28,6 +31,7 @@ class Runtime:
                 settings.auth_failures_per_token,
                 settings.auth_failure_window_seconds,
             ),
+            shared=self.limits,
         )
         self.dispatcher: Dispatcher | None = None
         self.webhooks: WebhookWorker | None = None

@@ -41,8 +41,8 @@ from smsgate.dashboard.sessions import (
     viewer_of,
 )
 from smsgate.errors import Forbidden, InvalidRequest, SmsgateError, Unauthenticated
-from smsgate.kit.ratelimit import RateLimiter
 from smsgate.kit.time import utcnow
+from smsgate.limits.service import Rule
 from smsgate.surfaces.deps import runtime
 
 SESSION_COOKIE = "smsgate_session"
@@ -65,12 +65,13 @@ class SignInRequired(Unauthenticated):
 
 @dataclass(slots=True)
 class DashboardState:
-    """Per application: its settings, session lifetime and sign-in limits."""
+    """Per application: its settings, session lifetime and sign-in limits (counted in the
+    database, ``runtime.limits``, for every process; an email is stored as its digest)."""
 
     settings: Settings
     lifetime: Lifetime
-    signins_by_email: RateLimiter
-    signins_by_address: RateLimiter
+    signins_by_email: Rule
+    signins_by_address: Rule
 
     @classmethod
     def of(cls, settings: Settings) -> DashboardState:
@@ -79,8 +80,8 @@ class DashboardState:
             Lifetime.of(
                 settings.dashboard_session_idle_seconds, settings.dashboard_session_max_seconds
             ),
-            RateLimiter(settings.dashboard_signin_per_email, SIGNIN_WINDOW),
-            RateLimiter(settings.dashboard_signin_per_address, SIGNIN_WINDOW),
+            Rule("signin_email", settings.dashboard_signin_per_email, SIGNIN_WINDOW, hashed=True),
+            Rule("signin_address", settings.dashboard_signin_per_address, SIGNIN_WINDOW),
         )
 
 

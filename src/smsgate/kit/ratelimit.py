@@ -5,9 +5,13 @@ first hit and lasts ``window`` seconds; up to ``limit`` hits pass in it, the res
 until it ends. A burst can reach twice the limit across a window boundary, as in Laravel.
 
 The counts live in one process: with N processes behind a balancer a key gets up to N times
-the limit, and a restart forgets them. Keys whose window has ended are dropped once the
-table holds ``max_keys``; if every window is still open it is emptied (limits reset) rather
-than allowed to grow without bound.
+the limit, and a restart forgets them. That suits a throughput limit on valid requests
+(SMSgic's calculate), which must not pay a database write each; the limits on guessing
+(failed authentications, dashboard sign-ins) are shared through the database instead
+(``limits/service.py``, which returns this module's ``Decision``).
+
+Keys whose window has ended are dropped once the table holds ``max_keys``; if every window
+is still open it is emptied (limits reset) rather than allowed to grow without bound.
 """
 
 from __future__ import annotations

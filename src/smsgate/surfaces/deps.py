@@ -38,12 +38,27 @@ def bearer(request: Request) -> str | None:
 
 
 def authenticate(request: Request, token: str | None) -> Principal:
-    """The token's principal; failures count against the caller's address (429 when many)."""
+    """The token's principal; failures count against the caller's address (429 when many).
+    A failure is counted in the database: for sync routes and dependencies (a worker
+    thread); ``async def`` routes use ``authenticate_async``."""
     return runtime(request).auth.principal(token, client_address(request))
 
 
+async def authenticate_async(request: Request, token: str | None) -> Principal:
+    """``authenticate`` on the event loop: a failure's write runs on a worker thread."""
+    return await runtime(request).auth.principal_async(token, client_address(request))
+
+
 def customer(request: Request) -> Principal:
-    principal = authenticate(request, bearer(request))
+    return _customer_only(authenticate(request, bearer(request)))
+
+
+async def customer_async(request: Request) -> Principal:
+    """``customer`` for an ``async def`` route."""
+    return _customer_only(await authenticate_async(request, bearer(request)))
+
+
+def _customer_only(principal: Principal) -> Principal:
     if principal.account_id is None:
         raise Forbidden("this route needs a customer token", code="customer_only")
     return principal

@@ -41,7 +41,7 @@ from smsgate.messaging.prepare import Accepted, IdempotencyClaim, SendRequest
 from smsgate.messaging.status import MessageStatus
 from smsgate.pricing.service import charge_for
 from smsgate.runtime import Runtime
-from smsgate.surfaces.deps import BAD_JSON, customer, read_body, runtime
+from smsgate.surfaces.deps import BAD_JSON, customer_async, read_body, runtime
 from smsgate.surfaces.rendering import register
 
 router = APIRouter(tags=["devsms.uz"])
@@ -258,7 +258,7 @@ _SEND_SCHEMA = {
 async def send_sms(request: Request) -> Response:
     # The hot path: msgspec decoding, cached auth, group commit; no pydantic.
     rt = runtime(request)
-    principal = customer(request)
+    principal = await customer_async(request)
     assert principal.account_id is not None
     raw = await read_body(request)
     body = _send_body(raw, request)
@@ -350,7 +350,7 @@ def _history(rt: Runtime, account_id: int, zone: str, fields: dict[str, object])
 @router.get("/api/get_history.php", summary="devsms.uz: history")
 @router.post("/api/get_history.php", include_in_schema=False)
 async def get_history(request: Request) -> Response:
-    principal = customer(request)
+    principal = await customer_async(request)
     assert principal.account_id is not None
     fields = await _params(request)
     return await run_in_threadpool(
@@ -392,7 +392,7 @@ def _balance(rt: Runtime, account_id: int) -> Response:
 @router.get("/api/get_balance.php", summary="devsms.uz: balance")
 @router.post("/api/get_balance.php", include_in_schema=False)
 async def get_balance(request: Request) -> Response:
-    principal = customer(request)
+    principal = await customer_async(request)
     assert principal.account_id is not None
     return await run_in_threadpool(_balance, runtime(request), principal.account_id)
 
@@ -413,7 +413,7 @@ def _status(rt: Runtime, account_id: int, zone: str, fields: dict[str, object]) 
 @router.get("/api/get_status.php", summary="devsms.uz: status")
 @router.post("/api/get_status.php", include_in_schema=False)
 async def get_status(request: Request) -> Response:
-    principal = customer(request)
+    principal = await customer_async(request)
     assert principal.account_id is not None
     fields = await _params(request)
     return await run_in_threadpool(

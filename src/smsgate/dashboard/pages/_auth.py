@@ -69,18 +69,18 @@ def signin_form(request: Request, next: str = "") -> Response:
 
 
 def _limit(request: Request, email: str) -> None:
+    """Count the attempt (one write, shared by every process) and refuse it past a limit."""
     limits, _ = state(request), gettext_for(request)
-    for limiter, key in (
+    decisions = runtime(request).limits.hit(
         (limits.signins_by_address, client_address(request)),
         (limits.signins_by_email, email.strip().lower()),
-    ):
-        decision = limiter.hit(key)
-        if not decision.allowed:
-            minutes = max(1, math.ceil(decision.reset_after / 60))
-            raise TooManySignIns(
-                _("Too many sign-in attempts. Try again in %(minutes)d minutes.")
-                % {"minutes": minutes}
-            )
+    )
+    refused = [d.reset_after for d in decisions if not d.allowed]
+    if refused:
+        minutes = max(1, math.ceil(max(refused) / 60))
+        raise TooManySignIns(
+            _("Too many sign-in attempts. Try again in %(minutes)d minutes.") % {"minutes": minutes}
+        )
 
 
 @public.post("/app/signin")

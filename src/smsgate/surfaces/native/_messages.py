@@ -24,7 +24,7 @@ from smsgate.surfaces.deps import (
     MAX_BIG_ID,
     BigPathId,
     BigQueryId,
-    authenticate,
+    authenticate_async,
     bearer,
     customer,
     read_body,
@@ -81,7 +81,7 @@ def _accepted_json(accepted: Accepted, currency: str) -> bytes:
 async def send_messages(request: Request) -> Response:
     # Lean on purpose: msgspec decoding, cached auth, group commit; no pydantic on this path.
     rt = runtime(request)
-    principal = authenticate(request, bearer(request))
+    principal = await authenticate_async(request, bearer(request))
     if principal.account_id is None:
         raise Forbidden("this route needs a customer token", code="customer_only")
     raw = await read_body(request)

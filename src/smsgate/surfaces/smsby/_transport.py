@@ -43,7 +43,7 @@ from smsgate.errors import (
 )
 from smsgate.messaging.status import MessageStatus
 from smsgate.runtime import Runtime
-from smsgate.surfaces.deps import BAD_JSON, authenticate, bearer, read_body, runtime
+from smsgate.surfaces.deps import BAD_JSON, authenticate_async, bearer, read_body, runtime
 from smsgate.surfaces.rendering import register
 
 T = TypeVar("T")
@@ -317,7 +317,7 @@ async def dispatch(command_name: str, request: Request) -> Response:
         raise NotFound(f"unknown command {command_name[:60]!r}", code="unknown_command")
     rt = runtime(request)
     params = await read_params(request)
-    principal = authenticate(request, params.get("token") or bearer(request))
+    principal = await authenticate_async(request, params.get("token") or bearer(request))
     if principal.account_id is None:
         raise Forbidden("this API needs a customer token", code="customer_only")
     wait = _limiter(request, rt.settings.smsby_per_minute).hit(principal.token_id)

@@ -12,7 +12,7 @@ from smsgate.pricing.models import Rate
 from smsgate.pricing.service import list_rates
 from smsgate.runtime import Runtime
 from smsgate.senders.service import list_senders
-from smsgate.surfaces.deps import customer, runtime
+from smsgate.surfaces.deps import customer, customer_async, runtime
 from smsgate.surfaces.smsgic._params import RateFilter, check_rate_filter, request_fields
 from smsgate.surfaces.smsgic._shape import SIGNS, answer, balance_text, invalid, number
 
@@ -49,7 +49,7 @@ def _rates(rt: Runtime, account_id: int, flt: RateFilter) -> list[Rate]:
 
 @router.get("/rates", summary="SMSgic: the account's rates, filtered")
 async def get_rates(request: Request) -> Response:
-    principal = customer(request)
+    principal = await customer_async(request)
     assert principal.account_id is not None
     flt, errors = check_rate_filter(await request_fields(request))
     if errors:

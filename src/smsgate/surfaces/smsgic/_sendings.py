@@ -17,7 +17,7 @@ from smsgate.messaging.models import Sending
 from smsgate.messaging.prepare import SendRequest, resolve_all
 from smsgate.pricing.quote import Quote, quote
 from smsgate.runtime import Runtime
-from smsgate.surfaces.deps import customer, runtime
+from smsgate.surfaces.deps import customer, customer_async, runtime
 from smsgate.surfaces.smsgic._params import (
     SendingBody,
     SendingInput,
@@ -123,7 +123,7 @@ def _calculation(q: Quote) -> dict[str, object]:
 @router.post("/sendings/calculate", summary="SMSgic: price a text for many numbers")
 async def calculate(request: Request) -> Response:
     rt = runtime(request)
-    principal = customer(request)
+    principal = await customer_async(request)
     assert principal.account_id is not None
     headers = _throttle(request, principal.token_id)
     found, errors = await _checked(await sending_body(request), need_sender=False)
@@ -142,7 +142,7 @@ async def calculate(request: Request) -> Response:
 async def create_sending(request: Request) -> Response:
     # The hot path: msgspec decoding, the cached token, group commit; no pydantic.
     rt = runtime(request)
-    principal = customer(request)
+    principal = await customer_async(request)
     assert principal.account_id is not None
     try:
         found, errors = await _checked(await sending_body(request), zone=principal.timezone)

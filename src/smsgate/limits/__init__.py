@@ -1,0 +1,1 @@
+"""Request limits shared by every process on one database (failed authentications, sign-ins)."""
