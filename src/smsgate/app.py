@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from smsgate import dashboard
 from smsgate.config import Settings, get_settings
@@ -33,6 +34,24 @@ def freeze_long_lived() -> None:
     gc.freeze()
 
 
+class Gateway(FastAPI):
+    """FastAPI with a short way in for the hot routes (``surfaces.fastlane``)."""
+
+    lane: FastLane | None = None
+    _lane_stack: ASGIApp | None = None
+
+    def use_fast_lane(self, lane: FastLane, max_body_bytes: int) -> None:
+        self.lane = lane
+        self._lane_stack = CatchAll(BodyLimit(lane, max_bytes=max_body_bytes))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.lane is not None and self._lane_stack is not None and self.lane.serves(scope):
+            scope["app"] = self  # what Request.app (the runtime's home) reads
+            await self._lane_stack(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None, *, dispatch: bool = True, freeze_gc: bool = False
 ) -> FastAPI:
@@ -49,7 +68,7 @@ def create_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(
+    app = Gateway(
         title="smsgate",
         version="0.1.0",
         description="Self-hosted SMS gateway: native API `/v1`, plus the SMSgic, devsms.uz "
@@ -61,7 +80,7 @@ def create_app(
         ("POST", "/v1/messages"): native.send_messages,
         ("POST", "/api/send_sms.php"): devsms.send_sms,
     }
-    app.add_middleware(FastLane, routes=hot_routes)  # innermost of ours: limits still apply
+    app.use_fast_lane(FastLane(hot_routes), settings.max_body_bytes)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CatchAll)  # outermost of ours: also catches what BodyLimit raises
     app.include_router(service.router)

@@ -7,6 +7,7 @@ writers never deadlock upgrading a read lock; reads use a separate engine and ne
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -127,6 +128,13 @@ class Database:
             self.read_engine = self.engine
         self._write = sessionmaker(self.engine, expire_on_commit=False)
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Threads of this process that race for it through
+        # BEGIN IMMEDIATE lose to SQLite's busy handler, which sleeps 1, 2, 5, 10 ... ms
+        # between tries: the API's group commit, the dispatcher and the receipts stalled
+        # each other that way. They queue on this lock instead and are woken at once;
+        # other processes still meet the busy handler. Re-entrant so that a nested write
+        # fails on SQLite's timeout as before instead of deadlocking here.
+        self._writer: threading.RLock | None = threading.RLock() if self.is_sqlite else None
 
     @staticmethod
     def _sqlite_engine(url: str, busy_seconds: float, *, immediate: bool) -> Engine:
@@ -145,7 +153,11 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction, committed on success and rolled back on error."""
-        with self._write.begin() as session:
+        if self._writer is None:
+            with self._write.begin() as session:
+                yield session
+            return
+        with self._writer, self._write.begin() as session:
             yield session
 
     @contextmanager

@@ -16,26 +16,36 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, or_, select, tuple_, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from smsgate.accounts.models import Account, AccountStatus
 from smsgate.connectors.base import OutboundMessage, Outcome, Receipt, SubmitResult
+from smsgate.dispatch import _sql as sql
 from smsgate.dispatch.models import EarlyReceipt
 from smsgate.dispatch.retry import RetryPolicy
 from smsgate.kit.chunks import batched
+from smsgate.kit.fastinsert import FastInsert
 from smsgate.kit.money import round_money
 from smsgate.messaging.lifecycle import finalize
-from smsgate.messaging.models import Message, MessagePart, Sending, messages_table, parts_table
-from smsgate.messaging.status import FINAL, MessageStatus, SendingStatus
+from smsgate.messaging.models import Message, MessagePart, parts_table
+from smsgate.messaging.status import FINAL, MessageStatus
 from smsgate.pricing.models import ConnectorCostPlan
 from smsgate.pricing.service import rate_books
 from smsgate.webhooks import events as webhook_events
 
-DUE = (MessageStatus.SCHEDULED, MessageStatus.QUEUED)
-_messages = messages_table
-_parts = parts_table
+DUE = sql.DUE
+_SLICE = 500  # keys per IN list
+_insert_parts = FastInsert(
+    parts_table, ("message_id", "part_no", "connector", "upstream_id", "status", "updated_at")
+)
+_insert_early = FastInsert(
+    sql.early, ("connector", "upstream_id", "status", "error_code", "received_at")
+)
+_COST_PLAN = select(ConnectorCostPlan.plan_id).where(
+    ConnectorCostPlan.connector == bindparam("b_connector")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,66 +69,14 @@ class Claimed:
 def claim(
     session: Session, owner: str, limit: int, now: datetime, lease: timedelta
 ) -> list[Claimed]:
-    due = (
-        select(Message.id)
-        .where(
-            Message.next_attempt_at <= now,
-            Message.status.in_(DUE),
-            Message.valid_until >= now,
-            or_(Message.lease_until.is_(None), Message.lease_until < now),
-            # a suspended account's messages wait (and expire if it stays suspended)
-            Message.account_id.notin_(
-                select(Account.id).where(Account.status == AccountStatus.SUSPENDED)
-            ),
-        )
-        .order_by(Message.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-    rows = session.execute(
-        update(Message)
-        .where(Message.id.in_(due))
-        .values(
-            status=MessageStatus.QUEUED,
-            lease_owner=owner,
-            lease_until=now + lease,
-            attempts=Message.attempts + 1,
-            updated_at=now,
-        )
-        .returning(
-            Message.id,
-            Message.msisdn,
-            Message.sender,
-            Message.text,
-            Message.parts,
-            Message.encoding,
-            Message.sending_id,
-            Message.created_at,
-            Message.attempts,
-            Message.valid_until,
-            Message.mcc,
-            Message.mnc,
-            Message.account_id,
-            Message.country,
-            Message.requested_type,
-            Message.request_id,
-            Message.surface,
-            Message.callback_url,
-        ),
-        execution_options={"synchronize_session": False},
+    conn = session.connection()
+    rows = conn.execute(
+        sql.CLAIM,
+        {"b_now": now, "b_limit": limit, "b_owner": owner, "b_until": now + lease},
     ).all()
     sendings = {r[6] for r in rows if r[6] is not None}
     if sendings:
-        session.execute(
-            update(Sending)
-            .where(
-                Sending.id.in_(sendings),
-                Sending.status.in_([SendingStatus.SCHEDULED, SendingStatus.QUEUED]),
-            )
-            .values(status=SendingStatus.PROCESSING, updated_at=now),
-            execution_options={"synchronize_session": False},
-        )
+        conn.execute(sql.SENDINGS_PROCESSING, {"b_ids": sorted(sendings), "b_now": now})
     return [
         Claimed(OutboundMessage(i, m, s, t, p, e), sid, c, a, v, mcc, mnc, acc, cc, rt, rid, sf, cb)
         for i, m, s, t, p, e, sid, c, a, v, mcc, mnc, acc, cc, rt, rid, sf, cb in rows
@@ -203,6 +161,7 @@ def record_submits(
     now: datetime,
     retry: RetryPolicy,
 ) -> None:
+    conn = session.connection()
     attempts = {c.message.id: c.attempts for c in claimed}
     submitted = [r for r in results if r.outcome is Outcome.SUBMITTED]
     transient = [r for r in results if r.outcome is Outcome.TRANSIENT]
@@ -211,23 +170,14 @@ def record_submits(
         # One statement for the whole batch; RETURNING names the rows this dispatcher still
         # owned, and only those get parts (a taken-over lease writes nothing).
         owned = set(
-            session.execute(
-                update(_messages)
-                .where(
-                    _messages.c.id.in_([r.message_id for r in submitted]),
-                    _messages.c.lease_owner == owner,
-                    _messages.c.status == MessageStatus.QUEUED,
-                )
-                .values(
-                    status=MessageStatus.SUBMITTED,
-                    connector=connector,
-                    submitted_at=now,
-                    updated_at=now,
-                    next_attempt_at=None,
-                    lease_owner=None,
-                    lease_until=None,
-                )
-                .returning(_messages.c.id)
+            conn.execute(
+                sql.MARK_SUBMITTED,
+                {
+                    "b_ids": [r.message_id for r in submitted],
+                    "b_owner": owner,
+                    "b_connector": connector,
+                    "b_now": now,
+                },
             ).scalars()
         )
         mine = [r for r in submitted if r.message_id in owned]
@@ -235,47 +185,32 @@ def record_submits(
         _record_cost(session, connector, sent)
         webhook_events.enqueue(session, [_submitted(c, now) for c in sent], now)
         parts = [
-            {
-                "message_id": r.message_id,
-                "part_no": n,
-                "connector": connector,
-                "upstream_id": uid,
-                "status": MessageStatus.SUBMITTED,
-                "updated_at": now,
-            }
+            (r.message_id, n, connector, uid, MessageStatus.SUBMITTED.value, now)
             for r in mine
             for n, uid in enumerate(r.upstream_ids, 1)
         ]
         if parts:
-            session.execute(insert(_parts), parts)
+            _insert_parts.execute(conn, parts)
             _apply_early(session, connector, [uid for r in mine for uid in r.upstream_ids], now)
     if transient:
-        session.execute(
-            update(_messages)
-            .where(_messages.c.id == bindparam("b_id"), _messages.c.lease_owner == owner)
-            .values(
-                next_attempt_at=bindparam("b_next"),
-                error_code=bindparam("b_error"),
-                lease_owner=None,
-                lease_until=None,
-                updated_at=now,
-            ),
+        conn.execute(
+            sql.RETRY_LATER,
             [
                 {
                     "b_id": r.message_id,
+                    "b_owner": owner,
                     "b_next": now + retry.delay(attempts.get(r.message_id, 1)),
                     "b_error": r.error_code,
+                    "b_now": now,
                 }
                 for r in transient
             ],
         )
     if permanent:
         still_mine = set(
-            session.scalars(
-                select(Message.id).where(
-                    Message.id.in_([r.message_id for r in permanent]), Message.lease_owner == owner
-                )
-            )
+            conn.execute(
+                sql.STILL_MINE, {"b_ids": [r.message_id for r in permanent], "b_owner": owner}
+            ).scalars()
         )
         permanent = [r for r in permanent if r.message_id in still_mine]
         finalize(
@@ -304,10 +239,11 @@ def _submitted(c: Claimed, now: datetime) -> webhook_events.StatusChange:
 
 def _record_cost(session: Session, connector: str, sent: Sequence[Claimed]) -> None:
     """Cost = parts x the connector's cost-plan rate (no tax), recorded beside the price."""
-    plan_id = session.scalar(
-        select(ConnectorCostPlan.plan_id).where(ConnectorCostPlan.connector == connector)
-    )
-    if plan_id is None or not sent:
+    if not sent:
+        return
+    conn = session.connection()
+    plan_id = conn.execute(_COST_PLAN, {"b_connector": connector}).scalar()
+    if plan_id is None:
         return
     book = rate_books.get(session, [plan_id]).get(plan_id)
     costs = []
@@ -316,33 +252,24 @@ def _record_cost(session: Session, connector: str, sent: Sequence[Claimed]) -> N
         if rate is not None:
             costs.append({"b_id": c.message.id, "b_cost": round_money(rate * c.message.parts)})
     if costs:
-        session.execute(
-            update(_messages)
-            .where(_messages.c.id == bindparam("b_id"))
-            .values(cost=bindparam("b_cost")),
-            costs,
-        )
+        conn.execute(sql.SET_COST, costs)
+
+
+def _early_receipts(rows: Sequence[Any]) -> list[Receipt]:
+    return [Receipt(c, u, MessageStatus(s), e, at) for _, c, u, s, e, at in rows]
 
 
 def _apply_early(session: Session, connector: str, upstream_ids: list[str], now: datetime) -> None:
-    early = session.scalars(
-        select(EarlyReceipt).where(
-            EarlyReceipt.connector == connector, EarlyReceipt.upstream_id.in_(upstream_ids)
-        )
-    ).all()
-    if early:
-        apply_receipts(
-            session,
-            [
-                Receipt(
-                    e.connector, e.upstream_id, MessageStatus(e.status), e.error_code, e.received_at
-                )
-                for e in early
-            ],
-            now,
-            keep_unmatched=False,
-        )
-        session.execute(delete(EarlyReceipt).where(EarlyReceipt.id.in_([e.id for e in early])))
+    conn = session.connection()
+    found = [
+        row
+        for chunk in batched(upstream_ids, _SLICE)
+        for row in conn.execute(sql.EARLY_FOR, {"b_connector": connector, "b_uids": list(chunk)})
+    ]
+    if found:
+        apply_receipts(session, _early_receipts(found), now, keep_unmatched=False)
+        for chunk in batched([row[0] for row in found], _SLICE):
+            conn.execute(sql.DELETE_EARLY, {"b_ids": list(chunk)})
 
 
 def forget_early(session: Session, before: datetime) -> int:
@@ -358,34 +285,14 @@ def reapply_early(session: Session, now: datetime, limit: int = 5000) -> int:
     other's rows: the receipt is parked because its part is not visible yet, and the submit
     finds no parked receipt because that is not visible yet either. This catches them up.
     """
-    early = (
-        session.execute(
-            select(EarlyReceipt)
-            .join(
-                MessagePart,
-                (MessagePart.connector == EarlyReceipt.connector)
-                & (MessagePart.upstream_id == EarlyReceipt.upstream_id),
-            )
-            .limit(limit)
-        )
-        .scalars()
-        .all()
-    )
-    if not early:
+    conn = session.connection()
+    found = conn.execute(sql.EARLY_MATCHED, {"b_limit": limit}).all()
+    if not found:
         return 0
-    apply_receipts(
-        session,
-        [
-            Receipt(
-                e.connector, e.upstream_id, MessageStatus(e.status), e.error_code, e.received_at
-            )
-            for e in early
-        ],
-        now,
-        keep_unmatched=False,
-    )
-    session.execute(delete(EarlyReceipt).where(EarlyReceipt.id.in_([e.id for e in early])))
-    return len(early)
+    apply_receipts(session, _early_receipts(found), now, keep_unmatched=False)
+    for chunk in batched([row[0] for row in found], _SLICE):
+        conn.execute(sql.DELETE_EARLY, {"b_ids": list(chunk)})
+    return len(found)
 
 
 def message_status_from_parts(statuses: Sequence[str]) -> MessageStatus | None:
@@ -400,9 +307,6 @@ def message_status_from_parts(statuses: Sequence[str]) -> MessageStatus | None:
     return MessageStatus.REJECTED
 
 
-_SLICE = 500  # keys per IN list
-
-
 def apply_receipts(
     session: Session,
     receipts: Sequence[Receipt],
@@ -411,73 +315,50 @@ def apply_receipts(
     keep_unmatched: bool = True,
 ) -> int:
     """Apply receipts to parts, then finalise messages whose parts are all final."""
+    conn = session.connection()
     keys = {(r.connector, r.upstream_id): r for r in receipts}
+    by_connector: dict[str, list[str]] = defaultdict(list)
+    for connector, upstream_id in keys:
+        by_connector[connector].append(upstream_id)
     # In slices: a backlog of tens of thousands of receipts in one IN list overflows
     # PostgreSQL's parser stack and its 65,535 parameters (found by the benchmark).
     found = [
-        row
-        for chunk in batched(keys, _SLICE)
-        for row in session.execute(
-            select(
-                MessagePart.message_id,
-                MessagePart.part_no,
-                MessagePart.connector,
-                MessagePart.upstream_id,
-            ).where(tuple_(MessagePart.connector, MessagePart.upstream_id).in_(chunk))
+        (mid, no, connector, uid)
+        for connector, uids in by_connector.items()
+        for chunk in batched(uids, _SLICE)
+        for mid, no, uid in conn.execute(
+            sql.PARTS_BY_UPSTREAM, {"b_connector": connector, "b_uids": list(chunk)}
         )
     ]
-    matched = {(c, u) for _, _, c, u in found}
     if keep_unmatched:
+        matched = {(c, u) for _, _, c, u in found}
         orphans = [r for k, r in keys.items() if k not in matched]
         if orphans:
-            session.execute(
-                insert(EarlyReceipt),
-                [
-                    {
-                        "connector": r.connector,
-                        "upstream_id": r.upstream_id,
-                        "status": r.status,
-                        "error_code": r.error_code,
-                        "received_at": r.at,
-                    }
-                    for r in orphans
-                ],
+            _insert_early.execute(
+                conn,
+                [(r.connector, r.upstream_id, r.status.value, r.error_code, r.at) for r in orphans],
             )
     if not found:
         return 0
-    session.execute(
-        update(_parts)
-        .where(
-            _parts.c.message_id == bindparam("b_mid"),
-            _parts.c.part_no == bindparam("b_no"),
-            _parts.c.status == MessageStatus.SUBMITTED,
-        )  # a duplicate receipt changes nothing
-        .values(status=bindparam("b_status"), error_code=bindparam("b_error"), updated_at=now),
+    conn.execute(
+        sql.APPLY_TO_PART,
         [
             {
                 "b_mid": m,
                 "b_no": n,
-                "b_status": keys[(c, u)].status,
+                "b_status": keys[(c, u)].status.value,
                 "b_error": keys[(c, u)].error_code,
+                "b_now": now,
             }
             for m, n, c, u in found
         ],
     )
-    message_ids = {m for m, _, _, _ in found}
     statuses: dict[int, list[str]] = defaultdict(list)
     errors: dict[int, str | None] = {}
-    rows = (
-        row
-        for chunk in batched(sorted(message_ids), _SLICE)
-        for row in session.execute(
-            select(MessagePart.message_id, MessagePart.status, MessagePart.error_code).where(
-                MessagePart.message_id.in_(chunk)
-            )
-        )
-    )
-    for mid, status, error in rows:
-        statuses[mid].append(status)
-        errors[mid] = errors.get(mid) or error
+    for chunk in batched(sorted({m for m, _, _, _ in found}), _SLICE):
+        for mid, status, error in conn.execute(sql.PART_STATUSES, {"b_ids": list(chunk)}):
+            statuses[mid].append(status)
+            errors[mid] = errors.get(mid) or error
     changes = []
     for mid, part_statuses in statuses.items():
         final = message_status_from_parts(part_statuses)

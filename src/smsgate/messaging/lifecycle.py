@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from smsgate.accounts.models import Account
 from smsgate.billing.models import Balance, BalanceKind, EntryType, LedgerEntry
 from smsgate.errors import InvalidRequest
+from smsgate.kit.chunks import batched
 from smsgate.messaging.models import Message, Sending, messages_table
 from smsgate.messaging.queries import get_sending
 from smsgate.messaging.status import (
@@ -90,6 +91,42 @@ _EVENT_COLUMNS = (
     Message.submitted_at,
 )
 
+_SLICE = 500  # ids per IN list
+
+# Statements of the receipt path, built once (their cache keys are memoised; see
+# dispatch/_sql.py for why that matters).
+_PENDING_ROWS = (
+    select(Message.id, Message.account_id, Message.price, Message.sending_id, *_EVENT_COLUMNS)
+    .where(
+        Message.id.in_(bindparam("b_ids", expanding=True)),
+        Message.status.in_([s.value for s in PENDING]),
+    )
+    .with_for_update()  # PostgreSQL: a racing cancel waits; SQLite holds the db lock anyway
+)
+_FINALIZE = (
+    update(messages_table)
+    .where(messages_table.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        error_code=bindparam("b_error"),
+        done_at=bindparam("b_now"),
+        updated_at=bindparam("b_now"),
+        lease_owner=None,
+        lease_until=None,
+        next_attempt_at=None,
+    )
+)
+_GENEROUS = (
+    select(Account.id)
+    .outerjoin(PricePlan, PricePlan.id == Account.price_plan_id)
+    .where(
+        Account.id.in_(bindparam("b_ids", expanding=True)),
+        func.coalesce(Account.refund_undeliverable, PricePlan.refund_undeliverable, False).is_(
+            True
+        ),
+    )
+)
+
 
 def _change(row: Any, status: str, error: str | None, now: datetime) -> webhook_events.StatusChange:
     return webhook_events.StatusChange(
@@ -124,30 +161,22 @@ def finalize(
     if not changes:
         return 0
     wanted = {mid: (status, error) for mid, status, error in changes}
-    pending = [s.value for s in PENDING]
-    rows = session.execute(
-        select(Message.id, Message.account_id, Message.price, Message.sending_id, *_EVENT_COLUMNS)
-        .where(Message.id.in_(list(wanted)), Message.status.in_(pending))
-        .with_for_update()  # PostgreSQL: a racing cancel waits; SQLite holds the db lock anyway
-    ).all()
+    conn = session.connection()
+    rows = [
+        row
+        for chunk in batched(sorted(wanted), _SLICE)
+        for row in conn.execute(_PENDING_ROWS, {"b_ids": list(chunk)})
+    ]
     if not rows:
         return 0
-    table = messages_table
-    session.execute(
-        # The rows are locked by the SELECT above (or by SQLite's database lock), so no
-        # status guard is needed here; executemany could not expand one anyway.
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .values(
-            status=bindparam("b_status"),
-            error_code=bindparam("b_error"),
-            done_at=now,
-            updated_at=now,
-            lease_owner=None,
-            lease_until=None,
-            next_attempt_at=None,
-        ),
-        [{"b_id": mid, "b_status": wanted[mid][0], "b_error": wanted[mid][1]} for mid, *_ in rows],
+    # The rows are locked by the SELECT above (or by SQLite's database lock), so no status
+    # guard is needed here; executemany could not expand one anyway.
+    conn.execute(
+        _FINALIZE,
+        [
+            {"b_id": mid, "b_status": wanted[mid][0], "b_error": wanted[mid][1], "b_now": now}
+            for mid, *_ in rows
+        ],
     )
     webhook_events.enqueue(
         session,
@@ -179,14 +208,7 @@ def refunds_undeliverable(session: Session, account_ids: set[int]) -> set[int]:
     """The accounts among ``account_ids`` whose undeliverable messages are refunded."""
     if not account_ids:
         return set()
-    policy = func.coalesce(Account.refund_undeliverable, PricePlan.refund_undeliverable, False)
-    return set(
-        session.scalars(
-            select(Account.id)
-            .outerjoin(PricePlan, PricePlan.id == Account.price_plan_id)
-            .where(Account.id.in_(account_ids), policy.is_(True))
-        )
-    )
+    return set(session.connection().execute(_GENEROUS, {"b_ids": sorted(account_ids)}).scalars())
 
 
 def complete_sendings(session: Session, sending_ids: set[int], now: datetime) -> None:

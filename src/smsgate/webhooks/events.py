@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from smsgate.accounts.models import Account
+from smsgate.kit.fastinsert import FastInsert
 from smsgate.messaging.status import MessageStatus
 from smsgate.webhooks.models import DeliveryStatus, deliveries_table
 
@@ -55,6 +56,25 @@ SURFACE_STATUSES: dict[str, dict[str, str]] = {
 }
 
 _encoder = msgspec.json.Encoder()
+# Built once: this runs for every batch of status changes (dispatch/_sql.py says why).
+_DEFAULT_URLS = select(Account.id, Account.webhook_url).where(
+    Account.id.in_(bindparam("b_ids", expanding=True)), Account.webhook_url.is_not(None)
+)
+_insert_deliveries = FastInsert(
+    deliveries_table,
+    (
+        "account_id",
+        "message_id",
+        "event",
+        "url",
+        "payload",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "queued_at",
+        "created_at",
+    ),
+)
 
 
 def surface_status(surface: str, status: str) -> str:
@@ -102,42 +122,34 @@ def enqueue(session: Session, changes: Sequence[StatusChange], now: datetime) ->
     if not changes:
         return 0
     defaults = _default_urls(session, {c.account_id for c in changes if not c.callback_url})
+    pending = DeliveryStatus.PENDING.value
     rows = []
     for change in changes:
         url = change.callback_url or defaults.get(change.account_id)
-        if not url:
-            continue
-        rows.append(
-            {
-                "account_id": change.account_id,
-                "message_id": change.message_id,
-                "event": EVENT,
-                "url": url,
-                "payload": payload(change, now),
-                "status": DeliveryStatus.PENDING,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "queued_at": now,
-                "created_at": now,
-            }
-        )
-    if rows:
-        session.execute(insert(deliveries_table), rows)
+        if url:
+            body = payload(change, now)
+            row = (
+                change.account_id,
+                change.message_id,
+                EVENT,
+                url,
+                body,
+                pending,
+                0,
+                now,
+                now,
+                now,
+            )
+            rows.append(row)
+    _insert_deliveries.execute(session.connection(), rows)
     return len(rows)
 
 
 def _default_urls(session: Session, account_ids: set[int]) -> dict[int, str]:
     if not account_ids:
         return {}
-    return {
-        account_id: url
-        for account_id, url in session.execute(
-            select(Account.id, Account.webhook_url).where(
-                Account.id.in_(account_ids), Account.webhook_url.is_not(None)
-            )
-        )
-        if url
-    }
+    rows = session.connection().execute(_DEFAULT_URLS, {"b_ids": sorted(account_ids)})
+    return {account_id: url for account_id, url in rows if url}
 
 
 @dataclass(frozen=True, slots=True)
