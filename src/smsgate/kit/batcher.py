@@ -11,6 +11,19 @@ arrives first after a commit) and a batch of N - 1 (everyone who arrived during 
 the commits carry one request. The writer therefore lingers: when the previous batch had
 more than one item it waits, at most ``linger`` seconds, for as many items as that batch
 held before it starts (Kafka's ``linger.ms`` idea). An idle server never waits.
+
+One bad item must not fail its whole batch. When ``process`` raises, the batch's transaction
+was rolled back and nothing of it is stored, so the writer runs each item again alone, a
+fresh ``process([item])`` in a transaction of its own: only an item that fails alone gets the
+error, the others get their results as if the batch had not failed. The cost is N more
+transactions (N fsyncs) for a failed batch of N, on the writer thread while the queue waits;
+it should be rare, since every bad input known is refused before it joins a batch (the send
+path's ``prepare`` checks), and it is logged. Not retried one by one, and given to every
+caller at once as before: an error that is no item's fault (``retry_alone`` says which;
+by default a database that is busy, locked, unreachable or full, which ``db.outage``
+answers 503, or an ``Unavailable`` raised as such). Every item would meet it again, and a
+two-second outage would become N timeouts in a row. If the database goes away during the
+retries, the items not yet retried get that error at once.
 """
 
 from __future__ import annotations
@@ -21,8 +34,21 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
+import structlog
+
+from smsgate.db import outage
+from smsgate.errors import Unavailable
+
 T = TypeVar("T")
 R = TypeVar("R")
+
+log = structlog.get_logger(__name__)
+
+
+def item_specific(exc: Exception) -> bool:
+    """Whether a failed batch's items may fare better alone: not when the database itself is
+    away (busy, locked, unreachable, full), which every item would meet again."""
+    return not isinstance(exc, Unavailable) and outage(exc) is None
 
 
 class Batcher(Generic[T, R]):
@@ -33,8 +59,11 @@ class Batcher(Generic[T, R]):
         max_batch: int = 1000,
         linger: float = 0.002,
         name: str = "batcher",
+        retry_alone: Callable[[Exception], bool] = item_specific,
     ) -> None:
         self._process = process
+        self._retry_alone = retry_alone
+        self._name = name
         self._max_batch = max_batch
         self._linger = linger
         self._expect = 1  # how many items the last batch held
@@ -44,6 +73,7 @@ class Batcher(Generic[T, R]):
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.items = 0
+        self.split = 0  # failed batches whose items were retried alone
 
     def start(self) -> None:
         if self._task is None:
@@ -85,13 +115,59 @@ class Batcher(Generic[T, R]):
             self._expect = len(items)
             try:
                 results = await loop.run_in_executor(self._executor, self._process, items)
-            except Exception as exc:  # the whole batch failed: every caller sees why
-                for _, future in pending:
-                    if not future.done():
-                        future.set_exception(exc)
+            except Exception as exc:
+                if len(items) > 1 and self._retry_alone(exc):
+                    log.warning(
+                        "batch failed; retrying its items alone",
+                        batcher=self._name,
+                        size=len(items),
+                        error=_summary(exc),
+                    )
+                    self.split += 1
+                    outcomes = await loop.run_in_executor(self._executor, self._each_alone, items)
+                else:  # no item's fault: every caller sees why
+                    outcomes = [_Failed(exc)] * len(items)
+                for (_, future), outcome in zip(pending, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(outcome, _Failed):
+                        future.set_exception(outcome.error)
+                    else:
+                        future.set_result(outcome)
                 continue
             self.batches += 1
             self.items += len(items)
             for (_, future), result in zip(pending, results, strict=True):
                 if not future.done():
                     future.set_result(result)
+
+    def _each_alone(self, items: Sequence[T]) -> list[R | _Failed]:
+        """Each item in a ``process`` call (a transaction) of its own, on the writer thread."""
+        outcomes: list[R | _Failed] = []
+        for n, item in enumerate(items):
+            try:
+                outcomes.append(self._process([item])[0])
+            except Exception as exc:
+                outcomes.append(_Failed(exc))
+                if not self._retry_alone(exc):  # the database went away: the rest would wait
+                    outcomes.extend(_Failed(exc) for _ in items[n + 1 :])
+                    break
+        done = sum(not isinstance(outcome, _Failed) for outcome in outcomes)
+        self.batches += done
+        self.items += done
+        return outcomes
+
+
+def _summary(exc: Exception) -> str:
+    """The error's kind and first line (the item that fails alone logs it whole)."""
+    first = next(iter(str(exc).splitlines()), "")
+    return f"{type(exc).__name__}: {first[:200]}"
+
+
+class _Failed:
+    """An item's own error, told apart from a result that happens to be an exception."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
