@@ -7,7 +7,6 @@ writers never deadlock upgrading a read lock; reads use a separate engine and ne
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from sqlalchemy.types import TypeDecorator
 
 from smsgate.errors import StorageFull, Unavailable
 from smsgate.kit.money import from_units, to_units
+from smsgate.kit.writelock import WriterLock
 
 _PG_DISK_FULL = "53100"  # SQLSTATE disk_full
 
@@ -128,13 +128,12 @@ class Database:
             self.read_engine = self.engine
         self._write = sessionmaker(self.engine, expire_on_commit=False)
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
-        # SQLite has one writer at a time. Threads of this process that race for it through
-        # BEGIN IMMEDIATE lose to SQLite's busy handler, which sleeps 1, 2, 5, 10 ... ms
-        # between tries: the API's group commit, the dispatcher and the receipts stalled
-        # each other that way. They queue on this lock instead and are woken at once;
-        # other processes still meet the busy handler. Re-entrant so that a nested write
-        # fails on SQLite's timeout as before instead of deadlocking here.
-        self._writer: threading.RLock | None = threading.RLock() if self.is_sqlite else None
+        # SQLite has one writer at a time: writers take turns on this lock instead of in
+        # SQLite's sleeping busy handler (kit/writelock.py says why).
+        self._writer: WriterLock | None = None
+        if self.is_sqlite:
+            path = make_url(url).database
+            self._writer = WriterLock(path if path and path != ":memory:" else None, busy_seconds)
 
     @staticmethod
     def _sqlite_engine(url: str, busy_seconds: float, *, immediate: bool) -> Engine:
@@ -157,7 +156,7 @@ class Database:
             with self._write.begin() as session:
                 yield session
             return
-        with self._writer, self._write.begin() as session:
+        with self._writer.held(), self._write.begin() as session:
             yield session
 
     @contextmanager
@@ -167,5 +166,7 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._writer is not None:
+            self._writer.close()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
