@@ -203,6 +203,15 @@ class Dispatcher:
         routed: list[Routed] = []
         waiting: list[Claimed] = []
         elsewhere: list[Claimed] = []
+        # A connector's health is asked once per cycle, not once per message and candidate.
+        health: dict[str, bool] = {}
+
+        def healthy(name: str) -> bool:
+            known = health.get(name)
+            if known is None:
+                known = health[name] = self.pool.healthy(name)
+            return known
+
         for c in claimed:
             facts = RoutingFacts(
                 c.account_id,
@@ -214,7 +223,7 @@ class Dispatcher:
                 c.message.sender,
                 c.requested_type,
             )
-            candidates = self.pool.candidates(facts)
+            candidates = self.pool.candidates(facts, healthy)
             if candidates:
                 routed.append((c, candidates))
             elif self.pool.held_elsewhere(facts):

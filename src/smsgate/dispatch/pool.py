@@ -219,5 +219,7 @@ class ConnectorPool:
     def plan_of(self, account_id: int) -> int | None:
         return self._plans.get(account_id)
 
-    def candidates(self, facts: RoutingFacts) -> list[str]:
-        return self.routes.candidates(facts, self.healthy, self.cost)
+    def candidates(
+        self, facts: RoutingFacts, healthy: Callable[[str], bool] | None = None
+    ) -> list[str]:
+        return self.routes.candidates(facts, healthy or self.healthy, self.cost)

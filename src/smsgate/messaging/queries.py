@@ -6,6 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, Select, case, func, select, type_coerce
@@ -129,30 +130,49 @@ class Statistics:
 
 def statistics(session: Session, account_id: int, timezone: str, now: datetime) -> Statistics:
     """Counts and money spent (charges less refunds) in total, today and this month,
-    with days and months in the account's time zone."""
+    with days and months in the account's time zone.
+
+    One pass over the account's messages (grouped by status, the periods summed beside
+    the totals): four separate scans made a large account's balance call four times as
+    slow, which the soak showed as latency growing with the data."""
     local = now.astimezone(ZoneInfo(timezone))
     day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     month_start = day_start.replace(day=1)
     spent = case((Message.refunded.is_(False), Message.price), else_=0)
 
-    def period(start: datetime | None) -> Period:
-        money_units = type_coerce(func.coalesce(func.sum(spent), 0), BigInteger)
-        query = select(func.count(), func.coalesce(func.sum(Message.parts), 0), money_units).where(
-            Message.account_id == account_id
-        )
-        if start is not None:
-            query = query.where(Message.created_at >= start)
-        count, parts, money = session.execute(query).one()
-        return Period(int(count), int(parts), from_units(int(money)))
+    def since(start: datetime, value: Any) -> Any:
+        return func.coalesce(func.sum(case((Message.created_at >= start, value), else_=0)), 0)
 
-    by_status = dict(
-        session.execute(
-            select(Message.status, func.count())
-            .where(Message.account_id == account_id)
-            .group_by(Message.status)
-        ).all()
+    def units(total: Any) -> Any:
+        return type_coerce(total, BigInteger)
+
+    rows = session.execute(
+        select(
+            Message.status,
+            func.count(),
+            func.coalesce(func.sum(Message.parts), 0),
+            units(func.coalesce(func.sum(spent), 0)),
+            since(day_start, 1),
+            since(day_start, Message.parts),
+            units(since(day_start, spent)),
+            since(month_start, 1),
+            since(month_start, Message.parts),
+            units(since(month_start, spent)),
+        )
+        .where(Message.account_id == account_id)
+        .group_by(Message.status)
+    ).all()
+    sums = [sum(int(row[i]) for row in rows) for i in range(1, 10)]
+
+    def period(count: int, parts: int, money: int) -> Period:
+        return Period(count, parts, from_units(money))
+
+    return Statistics(
+        period(*sums[0:3]),
+        period(*sums[3:6]),
+        period(*sums[6:9]),
+        {row[0]: int(row[1]) for row in rows},
     )
-    return Statistics(period(None), period(day_start), period(month_start), by_status)
 
 
 def queue_depth(session: Session) -> int:

@@ -24,14 +24,16 @@ class BodyLimit:
         self.app = app
         self.max_bytes = max_bytes
 
+    def _error(self) -> BodyTooLarge:
+        return BodyTooLarge(f"the request body is larger than {self.max_bytes} bytes")
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        error = BodyTooLarge(f"the request body is larger than {self.max_bytes} bytes")
         declared = dict(scope.get("headers") or []).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            await render_error(Request(scope), error)(scope, receive, send)
+            await render_error(Request(scope), self._error())(scope, receive, send)
             return
         seen = 0
 
@@ -41,7 +43,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise error
+                    raise self._error()
             return message
 
         await self.app(scope, counted, send)
