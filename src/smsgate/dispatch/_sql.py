@@ -14,7 +14,19 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, Table, bindparam, delete, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    ScalarSelect,
+    Table,
+    any_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from smsgate.accounts.models import Account, AccountStatus
 from smsgate.dispatch.models import EarlyReceipt
@@ -34,54 +46,69 @@ def _ids(name: str = "b_ids") -> BindParameter[Any]:
     return bindparam(name, expanding=True)
 
 
-_due = (
-    select(m.c.id)
-    .where(
-        m.c.next_attempt_at <= bindparam("b_now"),
-        m.c.status.in_(DUE),
-        m.c.valid_until >= bindparam("b_now"),
-        or_(m.c.lease_until.is_(None), m.c.lease_until < bindparam("b_now")),
-        # a suspended account's messages wait (and expire if it stays suspended)
-        m.c.account_id.notin_(
-            select(_accounts.c.id).where(_accounts.c.status == AccountStatus.SUSPENDED)
-        ),
+def _due(status: ColumnElement[str]) -> ScalarSelect[Any]:
+    return (
+        select(m.c.id)
+        .where(
+            m.c.next_attempt_at <= bindparam("b_now"),
+            status.in_(DUE),
+            m.c.valid_until >= bindparam("b_now"),
+            or_(m.c.lease_until.is_(None), m.c.lease_until < bindparam("b_now")),
+            # a suspended account's messages wait (and expire if it stays suspended)
+            m.c.account_id.notin_(
+                select(_accounts.c.id).where(_accounts.c.status == AccountStatus.SUSPENDED)
+            ),
+        )
+        .order_by(m.c.next_attempt_at)
+        .limit(bindparam("b_limit"))
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
     )
-    .order_by(m.c.next_attempt_at)
-    .limit(bindparam("b_limit"))
-    .with_for_update(skip_locked=True)
-    .scalar_subquery()
-)
 
+
+_CLAIMED = {
+    "status": MessageStatus.QUEUED,
+    "lease_owner": bindparam("b_owner"),
+    "lease_until": bindparam("b_until"),
+    "attempts": m.c.attempts + 1,
+    "updated_at": bindparam("b_now"),
+}
+_CLAIMED_COLUMNS = (
+    m.c.id,
+    m.c.msisdn,
+    m.c.sender,
+    m.c.text,
+    m.c.parts,
+    m.c.encoding,
+    m.c.sending_id,
+    m.c.created_at,
+    m.c.attempts,
+    m.c.valid_until,
+    m.c.mcc,
+    m.c.mnc,
+    m.c.account_id,
+    m.c.country,
+    m.c.requested_type,
+    m.c.request_id,
+    m.c.surface,
+    m.c.callback_url,
+)
+# SQLite chose ix_messages_status for ``status IN (...)`` and sorted every due message
+# for the ORDER BY (EXPLAIN QUERY PLAN: "USE TEMP B-TREE FOR ORDER BY"), so a claim cost
+# the whole backlog of a large sending. ``status || ''`` keeps that term off the index
+# (SQLite's documented way), and the claim walks ix_messages_outbox in order up to LIMIT.
 CLAIM = (
+    update(m).where(m.c.id.in_(_due(m.c.status + ""))).values(_CLAIMED).returning(*_CLAIMED_COLUMNS)
+)
+# PostgreSQL planned ``id IN (subquery)`` as a hash join over a sequential scan of every
+# message (EXPLAIN: 20 ms for a 20,000-row table, growing with it), since it expects the
+# LIMIT's full 500 rows. ``id = ANY(ARRAY(subquery))`` runs the locking subquery once and
+# updates through the primary key: 3 ms, whatever the table's size.
+CLAIM_PG = (
     update(m)
-    .where(m.c.id.in_(_due))
-    .values(
-        status=MessageStatus.QUEUED,
-        lease_owner=bindparam("b_owner"),
-        lease_until=bindparam("b_until"),
-        attempts=m.c.attempts + 1,
-        updated_at=bindparam("b_now"),
-    )
-    .returning(
-        m.c.id,
-        m.c.msisdn,
-        m.c.sender,
-        m.c.text,
-        m.c.parts,
-        m.c.encoding,
-        m.c.sending_id,
-        m.c.created_at,
-        m.c.attempts,
-        m.c.valid_until,
-        m.c.mcc,
-        m.c.mnc,
-        m.c.account_id,
-        m.c.country,
-        m.c.requested_type,
-        m.c.request_id,
-        m.c.surface,
-        m.c.callback_url,
-    )
+    .where(m.c.id == any_(func.array(_due(m.c.status))))
+    .values(_CLAIMED)
+    .returning(*_CLAIMED_COLUMNS)
 )
 
 SENDINGS_PROCESSING = (

@@ -71,7 +71,7 @@ def claim(
 ) -> list[Claimed]:
     conn = session.connection()
     rows = conn.execute(
-        sql.CLAIM,
+        sql.CLAIM_PG if conn.dialect.name == "postgresql" else sql.CLAIM,
         {"b_now": now, "b_limit": limit, "b_owner": owner, "b_until": now + lease},
     ).all()
     sendings = {r[6] for r in rows if r[6] is not None}
