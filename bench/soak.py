@@ -138,27 +138,39 @@ async def traffic(
     seconds: float,
     report: Callable[[Interval], None],
     every: float,
+    workers: int = 32,
 ) -> None:
+    """Requests at a fixed rate, each timed from the moment it was due.
+
+    A fixed set of ``workers`` takes the requests in turn, each on its own connection, so the
+    client never queues inside httpx's pool: with a task per request, a busy machine let
+    requests pile up in the pool, whose bookkeeping grows with its waiters, and the client
+    itself became the bottleneck (latency in seconds while the server answered in
+    milliseconds). Timing from the due moment still counts a server that falls behind."""
     headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=64)
+    limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
     async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits) as client:
         mix = itertools.cycle(operations(client))
-        interval = Interval()
-        tasks: set[asyncio.Task[None]] = set()
+        box = [Interval()]
+        due_queue: asyncio.Queue[tuple[float, Callable[[], Awaitable[httpx.Response]]] | None]
+        due_queue = asyncio.Queue()
 
-        async def one(op: Callable[[], Awaitable[httpx.Response]], box: Interval) -> None:
-            started = time.monotonic()
-            try:
-                answer = await op()
-            except httpx.HTTPError:
-                box.errors += 1
-                return
-            box.latencies.append((time.monotonic() - started) * 1000)
-            if answer.status_code >= 500:
-                box.server_errors += 1
-            elif answer.status_code >= 400:
-                box.errors += 1
+        async def worker() -> None:
+            while (item := await due_queue.get()) is not None:
+                due, op = item
+                interval = box[0]
+                try:
+                    answer = await op()
+                except httpx.HTTPError:
+                    interval.errors += 1
+                    continue
+                interval.latencies.append((time.monotonic() - due) * 1000)
+                if answer.status_code >= 500:
+                    interval.server_errors += 1
+                elif answer.status_code >= 400:
+                    interval.errors += 1
 
+        pool = [asyncio.create_task(worker()) for _ in range(workers)]
         begun = time.monotonic()
         next_report = begun + every
         for n in itertools.count():
@@ -166,14 +178,14 @@ async def traffic(
             if due - begun >= seconds:
                 break
             await asyncio.sleep(max(0.0, due - time.monotonic()))
-            task = asyncio.create_task(one(next(mix), interval))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+            due_queue.put_nowait((due, next(mix)))
             if time.monotonic() >= next_report:
-                report(interval)
-                interval, next_report = Interval(), next_report + every
-        await asyncio.gather(*tasks)
-        report(interval)
+                report(box[0])
+                box[0], next_report = Interval(), next_report + every
+        for _ in pool:
+            due_queue.put_nowait(None)
+        await asyncio.gather(*pool)
+        report(box[0])
 
 
 def main() -> None:
