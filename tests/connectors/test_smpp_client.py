@@ -470,3 +470,60 @@ def test_several_binds_share_the_load_and_stop_unbinds() -> None:
             assert smsc.unbinds == 3
 
     run(scenario())
+
+
+def test_concurrent_submits_share_the_window_and_never_exceed_it() -> None:
+    async def scenario() -> None:
+        smsc = fake_smsc.happy(resp_delay=0.01)
+        async with smsc, connected(smsc, window=3) as (conn, sink):
+            session = conn.sessions[0]
+            most = 0
+
+            async def watch() -> None:
+                nonlocal most
+                while True:
+                    most = max(most, session.in_flight)
+                    await asyncio.sleep(0.001)
+
+            watcher = asyncio.ensure_future(watch())
+            first, second = await asyncio.gather(
+                conn.submit([message(n) for n in range(1, 21)]),
+                conn.submit([message(n, LONG) for n in range(21, 31)]),
+            )
+            watcher.cancel()
+            assert {r.outcome for r in first + second} == {Outcome.SUBMITTED}
+            assert most == 3
+            assert (session.in_flight, session.load, session._free) == (0, 0, 3)
+            await sink.wait(20 + 30)
+
+    run(scenario())
+
+
+def test_a_cancelled_submit_gives_its_window_places_back() -> None:
+    async def scenario() -> None:
+        smsc = fake_smsc.happy(resp_delay=0.2)
+        async with smsc, connected(smsc, window=2) as (conn, _):
+            task = asyncio.ensure_future(conn.submit([message(n) for n in range(1, 6)]))
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert len(smsc.submits) == 2  # in flight when cancelled; the others never leave
+            results = await conn.submit([message(n) for n in range(6, 9)])
+            assert {r.outcome for r in results} == {Outcome.SUBMITTED}
+            assert len(smsc.submits) == 2 + 3
+            session = conn.sessions[0]
+            assert (session.in_flight, session.load, session._free) == (0, 0, 2)
+
+    run(scenario())
+
+
+def test_unencodable_sender_is_refused_once_bound_and_transient_while_not() -> None:
+    async def scenario() -> None:
+        smsc = fake_smsc.bind_refused(1000)
+        options = {"wait_bound": False, "bind_wait": 0.2}
+        async with smsc, connected(smsc, **options) as (conn, _):
+            (result,) = await conn.submit([message(1, sender="Ünïcode sendér €")])
+            assert (result.outcome, result.error_code) == (Outcome.TRANSIENT, "smpp_not_bound")
+
+    run(scenario())

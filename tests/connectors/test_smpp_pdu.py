@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import struct
 
 import pytest
@@ -246,3 +247,143 @@ def test_decode_checks_the_length_field() -> None:
         p.decode(frame + b"\x00")
     with pytest.raises(p.FrameError):
         p.decode(frame[:12])
+
+
+# --- reading in bulk: the buffer the session reads into, and decoding in place -----------
+
+
+def _stream() -> tuple[bytes, list[bytes]]:
+    frames = [
+        p.encode(p.SubmitSmResp(1, 0, "0a1b2c")),
+        p.encode(
+            p.DeliverSm(
+                2,
+                source_addr="37120000000",
+                destination_addr="Acme",
+                esm_class=0x04,
+                short_message=b"id:0a1b2c stat:DELIVRD err:000 text:",
+                tlvs={p.Tag.RECEIPTED_MESSAGE_ID: b"0a1b2c\x00", p.Tag.MESSAGE_STATE: b"\x02"},
+            )
+        ),
+        p.encode(p.EnquireLink(3)),
+        p.encode(p.SubmitSmResp(4, 0x58)),
+        p.encode(p.DeliverSm(5, tlvs={p.Tag.MESSAGE_PAYLOAD: b"x" * 3000})),
+    ]
+    return b"".join(frames), frames
+
+
+def _read(buffer: p.FrameBuffer, chunk: bytes) -> list[bytes]:
+    """One read as the session does it: into space(), then filled() and take()."""
+    room = buffer.space()
+    room[: len(chunk)] = chunk
+    bounds = buffer.filled(len(chunk))
+    data = buffer.take(bounds[-1])
+    return [data[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+def test_a_stream_split_at_every_byte_boundary_reads_the_same() -> None:
+    stream, frames = _stream()
+    for cut in range(len(stream) + 1):
+        buffer = p.FrameBuffer()
+        got = _read(buffer, stream[:cut]) + _read(buffer, stream[cut:])
+        assert got == frames, cut
+        assert buffer.pending == 0
+
+
+def test_a_stream_read_one_octet_at_a_time() -> None:
+    stream, frames = _stream()
+    buffer = p.FrameBuffer()
+    got: list[bytes] = []
+    for i in range(len(stream)):
+        got += _read(buffer, stream[i : i + 1])
+    assert got == frames
+
+
+def test_many_pdus_in_one_read() -> None:
+    frames = [p.encode(p.SubmitSmResp(n, 0, f"{n:x}")) for n in range(1, 2001)]
+    stream = b"".join(frames)
+    buffer = p.FrameBuffer()
+    assert len(buffer.space()) >= len(stream)
+    assert _read(buffer, stream) == frames
+    assert (buffer.pending, len(buffer.space())) == (0, len(buffer.buffer))
+
+
+def test_the_largest_pdu_fits_behind_a_part_of_another() -> None:
+    big = p.encode(p.DeliverSm(1, tlvs={p.Tag.MESSAGE_PAYLOAD: b"y" * 65_535}))
+    small = p.encode(p.EnquireLink(2))
+    buffer = p.FrameBuffer()
+    stream = small + big + small
+    got: list[bytes] = []
+    off = 0
+    while off < len(stream):
+        size = min(len(buffer.space()), 4096, len(stream) - off)
+        assert size > 0
+        got += _read(buffer, stream[off : off + size])
+        off += size
+    assert got == [small, big, small]
+
+
+def test_the_buffer_refuses_a_bad_length_as_soon_as_it_is_there() -> None:
+    buffer = p.FrameBuffer()
+    good = p.encode(p.EnquireLink(1))
+    room = buffer.space()
+    room[: len(good) + 3] = good + b"\x00\x00\x00"
+    assert buffer.filled(len(good) + 3) == [0, len(good)]  # three octets of a length: wait
+    buffer.take(len(good))
+    buffer.space()[:1] = b"\x05"
+    with pytest.raises(p.FrameError):
+        buffer.filled(1)  # command_length 5
+
+
+def _short_message_by_reader(body: bytes, sequence: int, status: int) -> p.DeliverSm:
+    """deliver_sm decoded field by field with ``_Reader``: what from_body did before it was
+    written out for speed."""
+    r = p._Reader(body)
+    return p.DeliverSm(
+        sequence,
+        status,
+        r.cstr(),
+        r.u8(),
+        r.u8(),
+        r.cstr(),
+        r.u8(),
+        r.u8(),
+        r.cstr(),
+        r.u8(),
+        r.u8(),
+        r.u8(),
+        r.cstr(),
+        r.cstr(),
+        r.u8(),
+        r.u8(),
+        r.u8(),
+        r.u8(),
+        r.octets(r.u8()),
+        r.tlvs(),
+    )
+
+
+def _outcome(decode: object, *args: object) -> object:
+    try:
+        return decode(*args)  # type: ignore[operator]
+    except p.PduError:
+        return p.PduError
+
+
+@given(st.one_of(short_messages.map(lambda m: m.body()), st.binary(max_size=120)), u32, u32)
+def test_deliver_sm_decoded_in_place_as_field_by_field(body: bytes, seq: int, status: int) -> None:
+    expected = _outcome(_short_message_by_reader, body, seq, status)
+    assert _outcome(p.DeliverSm.from_body, body, seq, status) == expected
+    # in the middle of a read, with other octets around it
+    buf = b"\xff" * 7 + body + b"\x00\x01" * 5
+    assert _outcome(p.DeliverSm.parse, buf, 7, 7 + len(body), seq, status) == expected
+
+
+@given(st.binary(max_size=60).map(lambda b: b[:59]), st.data())
+def test_deliver_sm_cut_anywhere_refuses_or_decodes_as_field_by_field(
+    tail: bytes, data: st.DataObject
+) -> None:
+    body = data.draw(short_messages).body() + tail
+    cut = data.draw(st.integers(0, len(body)))
+    expected = _outcome(_short_message_by_reader, body[:cut], 1, 0)
+    assert _outcome(p.DeliverSm.parse, body, 0, cut, 1, 0) == expected

@@ -83,3 +83,16 @@ def test_500_messages_and_their_receipts(sink_server: SinkServer, bind_mode: str
     counters = sink_server.stop()
     assert counters["submit_sm"] == counters["submit_sm_with_dlr_request"] == 500
     assert counters["deliver_sm_sent"] == counters["deliver_sm_resp"] == 500
+
+
+def test_the_client_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """bench/smpp_client.py (docs/benchmarks.md, "SMPP end to end") cannot rot."""
+    from bench import smpp_client
+
+    args = ["--messages", "300", "--batch", "50", "--rate", "0", "--dlr-delay", "0.1"]
+    assert smpp_client.main([*args, "--rounds", "1", "--json"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    result = json.loads(next(line for line in lines if line.startswith("{")))
+    assert result["receipts"] == 300
+    assert result["cpu_us_per_message"] > 0
+    assert result["submit_sm_per_s"] > 0

@@ -6,12 +6,14 @@ from hypothesis import strategies as st
 
 from smsgate.connectors.base import OutboundMessage
 from smsgate.connectors.smpp import gsm
-from smsgate.connectors.smpp.pdu import Tag, encode, tlv_int
+from smsgate.connectors.smpp.pdu import PduError, Tag, encode, tlv_int
 from smsgate.connectors.smpp.submit import (
     DataCoding,
     EncodeError,
     LongMessages,
     SubmitBuilder,
+    _encode_parts,
+    _split_parts,
     relative_validity,
     source_address,
 )
@@ -122,3 +124,79 @@ def test_validity_and_registered_delivery() -> None:
     assert pdu.validity_period == "000002010203000R"
     assert pdu.registered_delivery == 0
     assert relative_validity(10**9)[:6] == "000099"
+
+
+# --- the fast path: bodies() and the one-part shortcut say what build() and body() say ---
+
+TEXT_CHARS = "aZ0 .€{}^ßΔüç`\nЖ😀é"  # GSM, GSM extension, Latin-1 only, neither, astral
+SENDERS = ["", "Acme", "Acme 24", "4546", "+37120000000", "123456789", "Ünïcode €", "x" * 21]
+NUMBERS = ["37120000000", "+37120000000", " 3712 ", "1" * 21, "37\x0012", "3712€"]
+
+
+def _reference(builder: SubmitBuilder, m: OutboundMessage) -> object:
+    """What build() then each PDU's body() give, or which of the two refused, and how."""
+    try:
+        pdus = builder.build(m)
+    except ValueError as exc:
+        return ("build", type(exc))
+    try:
+        return [p.body() for p in pdus]
+    except PduError:
+        return ("body", PduError)
+
+
+def _fast(builder: SubmitBuilder, m: OutboundMessage) -> object:
+    try:
+        return builder.bodies(m)
+    except PduError:
+        return ("body", PduError)
+    except ValueError as exc:
+        return ("build", type(exc))
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.text(st.sampled_from(TEXT_CHARS), max_size=400)
+            | st.sampled_from(["", "\ud800", "x" * 160, "x" * 161, "€" * 80, "€" * 81]),
+            st.sampled_from(SENDERS),
+            st.sampled_from(NUMBERS),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.sampled_from(list(DataCoding)),
+    st.sampled_from(list(LongMessages)),
+    st.booleans(),
+    st.sampled_from([None, 3600]),
+)
+def test_bodies_are_the_octets_of_build(
+    messages: list[tuple[str, str, str]],
+    coding: DataCoding,
+    long_messages: LongMessages,
+    registered: bool,
+    validity: int | None,
+) -> None:
+    options = {
+        "data_coding": coding,
+        "long_messages": long_messages,
+        "registered_delivery": registered,
+        "validity_seconds": validity,
+    }
+    reference, fast = SubmitBuilder(**options), SubmitBuilder(**options)  # type: ignore[arg-type]
+    for text, sender, number in messages:
+        m = OutboundMessage(1, number, sender, text, 1, "gsm7")
+        assert _fast(fast, m) == _reference(reference, m)
+
+
+@given(st.text(st.sampled_from(TEXT_CHARS), max_size=200), st.sampled_from(list(DataCoding)))
+def test_the_one_part_shortcut_splits_as_split_parts(text: str, coding: DataCoding) -> None:
+    try:
+        expected: object = _split_parts(text, coding)
+    except UnicodeEncodeError:
+        expected = UnicodeEncodeError
+    try:
+        got: object = _encode_parts(text, coding)
+    except UnicodeEncodeError:
+        got = UnicodeEncodeError
+    assert got == expected

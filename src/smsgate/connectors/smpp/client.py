@@ -4,7 +4,10 @@
 least load and sends its parts in order, each once the previous one was accepted: a window
 place, then the pace (throughput limit), then submit_sm, then its submit_sm_resp. So the
 SMSC never holds part 2 without part 1, and a failure stops the parts after it. Many
-messages are in flight at once, up to the window of each bind.
+messages are in flight at once, up to the window of each bind. Each message is a small
+``_Sending`` driven by callbacks from the session's reads, not a Task: the submit_sm bodies
+are made up front (``SubmitBuilder.bodies``, the sender's octets encoded once), and the one
+Future per ``submit`` call is all the caller awaits.
 
     every part answered OK            SUBMITTED, one upstream id per part (ids.py)
     ESME_RTHROTTLED, ESME_RMSGQFUL    the pace slows down; TRANSIENT smpp_0x58 / smpp_0x14,
@@ -35,7 +38,8 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Sequence
-from typing import Literal
+from datetime import datetime
+from typing import Literal, cast
 
 import structlog
 
@@ -51,11 +55,12 @@ from smsgate.connectors.base import (
 from smsgate.connectors.smpp.ids import Conversion, ReceiptIds
 from smsgate.connectors.smpp.mo import inbound_message
 from smsgate.connectors.smpp.pace import Pace
-from smsgate.connectors.smpp.pdu import DeliverSm, PduError, Status, SubmitSm, SubmitSmResp
+from smsgate.connectors.smpp.pdu import DeliverSm, Pdu, PduError, Status, SubmitSmResp
 from smsgate.connectors.smpp.receipts import ParsedReceipt, is_receipt, parse_receipt
 from smsgate.connectors.smpp.session import (
     Ack,
     BadResponse,
+    Delivered,
     ResponseTimeout,
     Role,
     Session,
@@ -72,6 +77,10 @@ log = structlog.get_logger(__name__)
 THROTTLING = frozenset({Status.THROTTLED, Status.MSGQFUL})
 RETRYABLE = frozenset({Status.SYSERR, Status.X_T_APPN, Status.INVBNDSTS})
 _PART_RETRIES = 3
+# Plain names for what every submit_sm_resp looks up (an enum member's lookup is slow on 3.11).
+_OK = int(Status.OK)
+_INVBNDSTS = int(Status.INVBNDSTS)
+_SUBMITTED, _TRANSIENT, _PERMANENT = Outcome.SUBMITTED, Outcome.TRANSIENT, Outcome.PERMANENT
 
 
 class SmppConnector:
@@ -218,7 +227,42 @@ class SmppConnector:
                     ack()
 
     async def submit(self, batch: Sequence[OutboundMessage]) -> list[SubmitResult]:
-        return list(await asyncio.gather(*(self._submit(m) for m in batch)))
+        results: list[SubmitResult | None] = [None] * len(batch)
+        sendable: list[tuple[int, int, list[bytes]]] = []
+        refused: list[tuple[int, int, PduError]] = []  # answered once a session is there
+        for index, msg in enumerate(batch):
+            try:
+                bodies = self.builder.bodies(msg)
+            except PduError as exc:  # a sender or number body() would refuse
+                refused.append((index, msg.id, exc))
+            except ValueError as exc:  # EncodeError, or a character gsm.encode refuses
+                self._log.info("message not encodable", message_id=msg.id, error=str(exc))
+                results[index] = SubmitResult(msg.id, Outcome.PERMANENT, error_code="smpp_encode")
+            else:
+                sendable.append((index, msg.id, bodies))
+        if sendable or refused:
+            sessions = await self._ready_sessions()
+            if not sessions:
+                for index, message_id, _ in sendable + refused:
+                    results[index] = SubmitResult(
+                        message_id, Outcome.TRANSIENT, error_code="smpp_not_bound"
+                    )
+                sendable = []
+            for index, message_id, error in refused if sessions else ():
+                self._log.info("message not encodable", message_id=message_id, error=str(error))
+                results[index] = SubmitResult(
+                    message_id, Outcome.PERMANENT, error_code="smpp_encode"
+                )
+            if sendable:
+                loop = asyncio.get_running_loop()
+                job = _Batch(self, results, len(sendable), loop)
+                for index, message_id, bodies in sendable:
+                    # the least loaded bind, counting the messages placed before this one
+                    session = sessions[0] if len(sessions) == 1 else min(sessions, key=_load)
+                    _Sending(job, index, message_id, bodies, session).start()
+                if job.remaining:
+                    await job.future
+        return cast(list[SubmitResult], results)
 
     def recover(self, parts: Sequence[tuple[str, str]]) -> None:
         """Parts still waiting for a receipt (after a restart): their ids help learn how
@@ -250,72 +294,14 @@ class SmppConnector:
         else:
             self._bound.clear()
 
-    async def _session(self) -> Session | None:
+    async def _ready_sessions(self) -> list[Session]:
+        """The sessions that can submit, after waiting up to ``bind_wait`` for one."""
         if not self._bound.is_set():
             try:
                 await asyncio.wait_for(self._bound.wait(), self.bind_wait)
             except TimeoutError:
-                return None
-        ready = [s for s in self.sessions if s.can_submit]
-        return min(ready, key=lambda s: s.load) if ready else None
-
-    async def _send(self, session: Session, pdu: SubmitSm) -> SubmitSmResp:
-        await session.acquire()
-        try:
-            await self.pace.wait()
-            resp = await session.request(pdu)
-        finally:
-            session.release()
-        if isinstance(resp, SubmitSmResp):
-            return resp
-        if resp.status == Status.OK:  # generic_nack with no error: nonsense
-            raise BadResponse(f"{type(resp).__name__} to submit_sm")
-        return SubmitSmResp(resp.sequence, resp.status)
-
-    async def _submit(self, msg: OutboundMessage) -> SubmitResult:
-        def transient(code: str) -> SubmitResult:
-            return SubmitResult(msg.id, Outcome.TRANSIENT, error_code=code)
-
-        try:
-            pdus = self.builder.build(msg)
-        except ValueError as exc:  # EncodeError, or a character gsm.encode refuses
-            self._log.info("message not encodable", message_id=msg.id, error=str(exc))
-            return SubmitResult(msg.id, Outcome.PERMANENT, error_code="smpp_encode")
-        session = await self._session()
-        if session is None:
-            return transient("smpp_not_bound")
-        ids: list[str] = []
-        for index, pdu in enumerate(pdus):
-            retries = 0
-            while True:
-                try:
-                    resp = await self._send(session, pdu)
-                except PduError as exc:
-                    self._log.info("message not encodable", message_id=msg.id, error=str(exc))
-                    return SubmitResult(msg.id, Outcome.PERMANENT, error_code="smpp_encode")
-                except SessionClosed:
-                    return transient("smpp_connection_lost")
-                except ResponseTimeout:
-                    return transient("smpp_timeout")
-                except BadResponse:
-                    return transient("smpp_bad_response")
-                status = resp.status
-                if status == Status.OK:
-                    ids.append(self._upstream_id(resp.message_id))
-                    break
-                code = f"smpp_{status:#04x}"
-                if status in THROTTLING:
-                    self.pace.throttled()
-                    if index > 0 and retries < _PART_RETRIES:
-                        retries += 1
-                        continue
-                    return transient(code)
-                if status in RETRYABLE:
-                    if status == Status.INVBNDSTS:
-                        session.abort()
-                    return transient(code)
-                return SubmitResult(msg.id, Outcome.PERMANENT, error_code=code)
-        return SubmitResult(msg.id, Outcome.SUBMITTED, tuple(ids))
+                return []
+        return [s for s in self.sessions if s.can_submit]
 
     def _upstream_id(self, raw: str) -> str:
         uid = self.ids.submitted(raw)
@@ -327,25 +313,38 @@ class SmppConnector:
 
     # --- receipts -------------------------------------------------------------------------
 
-    def _on_deliver(self, pdu: DeliverSm, ack: Ack) -> None:
-        if not is_receipt(pdu):
-            self._on_mo(pdu, ack)
-            return
-        parsed = parse_receipt(pdu)
-        if parsed is None:
-            self._log.warning("receipt without a message id", esm_class=pdu.esm_class)
-            ack()
-            return
-        if parsed.status is None:
-            ack()
-            return  # ACCEPTD, ENROUTE, UNKNOWN: not final
-        loop = asyncio.get_running_loop()
-        uid = self.ids.receipt(parsed.message_id)
-        if uid is None:
-            self._held.append((loop.time() + self.receipt_hold, parsed, ack))
-        else:
-            self._queue(uid, parsed, ack)
-        self._receipts_due.set()
+    def _on_deliver(self, delivered: Delivered) -> None:
+        """The deliver_sm of one read: receipts queued (one time of arrival for them all),
+        the others answered or handed to ``_on_mo``."""
+        at = None
+        due = False
+        for pdu, ack in delivered:
+            try:
+                if not is_receipt(pdu):
+                    self._on_mo(pdu, ack)
+                    continue
+                parsed = parse_receipt(pdu)
+                if parsed is None:
+                    self._log.warning("receipt without a message id", esm_class=pdu.esm_class)
+                    ack()
+                    continue
+                if parsed.status is None:
+                    ack()
+                    continue  # ACCEPTD, ENROUTE, UNKNOWN: not final
+                uid = self.ids.receipt(parsed.message_id)
+                if uid is None:
+                    hold_until = asyncio.get_running_loop().time() + self.receipt_hold
+                    self._held.append((hold_until, parsed, ack))
+                else:
+                    if at is None:
+                        at = utcnow()
+                    self._queue(uid, parsed, ack, at)
+                due = True
+            except Exception:
+                self._log.exception("deliver_sm handler failed")
+                ack()  # the same octets would fail again on a redelivery
+        if due:
+            self._receipts_due.set()
 
     def _on_mo(self, pdu: DeliverSm, ack: Ack) -> None:
         if self._inbound is None:
@@ -378,11 +377,11 @@ class SmppConnector:
             for _, ack in batch:
                 ack()
 
-    def _queue(self, uid: str, parsed: ParsedReceipt, ack: Ack) -> None:
+    def _queue(self, uid: str, parsed: ParsedReceipt, ack: Ack, at: datetime | None = None) -> None:
         assert parsed.status is not None
         if not self._ready:
             self._first_ready_at = asyncio.get_running_loop().time()
-        receipt = Receipt(self.name, uid, parsed.status, parsed.error_code, utcnow())
+        receipt = Receipt(self.name, uid, parsed.status, parsed.error_code, at or utcnow())
         self._ready.append((receipt, ack))
 
     def _release_held(self, *, force: bool = False) -> None:
@@ -427,3 +426,148 @@ class SmppConnector:
                 continue
             for _, ack in batch:
                 ack()
+
+
+def _load(session: Session) -> int:
+    return session.load
+
+
+class _Batch:
+    """One ``submit`` call: a result per message, and the future its caller awaits."""
+
+    __slots__ = ("conn", "future", "loop", "remaining", "results")
+
+    def __init__(
+        self,
+        conn: SmppConnector,
+        results: list[SubmitResult | None],
+        remaining: int,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.conn = conn
+        self.results = results
+        self.remaining = remaining
+        self.loop = loop
+        self.future: asyncio.Future[None] = loop.create_future()
+
+    def finish(self, index: int, result: SubmitResult) -> None:
+        self.results[index] = result
+        self.remaining -= 1
+        if not self.remaining and not self.future.done():
+            self.future.set_result(None)
+
+
+class _Sending:
+    """One message on its way, without a Task: its parts in order on one session, each
+    after the previous one was accepted. For each part a window place (``reserve``), then
+    the pace, then submit_sm (``send_submit``), then its submit_sm_resp (``_answered``)
+    gives the place back and decides. The callbacks run from the session's reads; a caller
+    that gave up (its ``submit`` cancelled) only has its places given back."""
+
+    __slots__ = ("batch", "bodies", "ids", "index", "message_id", "part", "retries", "session")
+
+    def __init__(
+        self, batch: _Batch, index: int, message_id: int, bodies: list[bytes], session: Session
+    ) -> None:
+        self.batch = batch
+        self.index = index
+        self.message_id = message_id
+        self.bodies = bodies
+        self.session = session
+        self.part = self.retries = 0
+        self.ids: tuple[str, ...] = ()
+
+    def start(self) -> None:
+        self.session.reserve(self._granted)
+
+    def _granted(self) -> None:
+        if self.batch.future.done():
+            self.session.release()
+            return
+        delay = self.batch.conn.pace.reserve()
+        if delay > 0:
+            self.batch.loop.call_later(delay, self._paced)
+        elif self.session.paused:
+            self.session.when_writable(self._send)
+        else:
+            self._send()
+
+    def _paced(self) -> None:
+        self.session.when_writable(self._send)
+
+    def _send(self) -> None:
+        if self.batch.future.done():
+            self.session.release()
+            return
+        try:
+            self.session.send_submit(self.bodies[self.part], self._answered)
+        except SessionClosed:
+            self.session.release()
+            self._transient("smpp_connection_lost")
+
+    def _transient(self, code: str) -> None:
+        result = SubmitResult(self.message_id, _TRANSIENT, error_code=code)
+        self.batch.finish(self.index, result)
+
+    def _answered(self, outcome: Pdu | Exception) -> None:
+        session, batch = self.session, self.batch
+        try:
+            if type(outcome) is SubmitSmResp and outcome.status == _OK:  # the usual answer
+                session.release()
+                if batch.future.done():
+                    return
+                self.ids += (batch.conn._upstream_id(outcome.message_id),)
+                self.part += 1
+                if self.part < len(self.bodies):
+                    self.retries = 0
+                    session.reserve(self._granted)
+                else:
+                    batch.finish(self.index, SubmitResult(self.message_id, _SUBMITTED, self.ids))
+                return
+            self._otherwise(outcome)
+        except Exception as exc:  # a bug: submit() raises, as a failed task made it raise
+            batch.conn._log.exception("submit_sm answer not handled", message_id=self.message_id)
+            if not batch.future.done():
+                batch.future.set_exception(exc)
+
+    def _otherwise(self, outcome: Pdu | Exception) -> None:
+        """Every answer but an accepted part: a failure, a refusal or throttling."""
+        session, batch = self.session, self.batch
+        if isinstance(outcome, Exception):
+            session.release()
+            if isinstance(outcome, ResponseTimeout):
+                code = "smpp_timeout"
+            elif isinstance(outcome, BadResponse):
+                code = "smpp_bad_response"
+            else:
+                code = "smpp_connection_lost"
+            if not batch.future.done():
+                self._transient(code)
+            return
+        status = outcome.status
+        if status == _OK:  # a generic_nack with no error: nonsense
+            session.release()
+            if not batch.future.done():
+                self._transient("smpp_bad_response")
+            return
+        code = f"smpp_{status:#04x}"
+        if status in THROTTLING:
+            batch.conn.pace.throttled()  # before the place goes to the next message
+            session.release()
+            if batch.future.done():
+                return
+            if self.part > 0 and self.retries < _PART_RETRIES:
+                self.retries += 1
+                session.reserve(self._granted)
+            else:
+                self._transient(code)
+            return
+        session.release()
+        if batch.future.done():
+            return
+        if status in RETRYABLE:
+            if status == _INVBNDSTS:
+                session.abort()
+            self._transient(code)
+            return
+        self.batch.finish(self.index, SubmitResult(self.message_id, _PERMANENT, error_code=code))

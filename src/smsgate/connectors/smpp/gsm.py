@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from smsgate.messaging.segments import is_gsm7
 
-__all__ = ["decode", "encode"]
+__all__ = ["decode", "encode", "septets"]
 
 # Index = septet value; 0x1B (ESC) has no character of its own.
 _BASIC = (
@@ -40,6 +40,11 @@ def encode(text: str) -> bytes:
     if not is_gsm7(text):
         bad = next(c for c in text if not is_gsm7(c))
         raise ValueError(f"{bad!r} is not in the GSM 03.38 default alphabet")
+    return text.translate(_TO_SEPTETS).encode("latin-1")
+
+
+def septets(text: str) -> bytes:
+    """``encode`` for a text already known to be GSM (``is_gsm7``): no check again."""
     return text.translate(_TO_SEPTETS).encode("latin-1")
 
 

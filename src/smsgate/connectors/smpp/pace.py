@@ -52,6 +52,9 @@ class Pace:
     def reserve(self) -> float:
         """Take the next send time; returns how long to wait for it."""
         now = self._clock()
+        if self.tps is None:  # no limit: only a pause after throttling holds it back
+            wait = self._next - now
+            return wait if wait > 0.0 else 0.0
         rate = self.rate(now)
         if rate is None:
             return max(0.0, self._next - now)

@@ -16,12 +16,15 @@ a message id still works while a truncated PDU never reads foreign bytes.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import ClassVar, Self
 
 __all__ = [
+    "HEADER",
+    "HEADER_SIZE",
     "MAX_PDU_SIZE",
     "RESPONSE_BIT",
     "BindReceiver",
@@ -59,7 +62,7 @@ __all__ = [
 MAX_PDU_SIZE = 70_000
 HEADER_SIZE = 16
 RESPONSE_BIT = 0x80000000
-_HEADER = struct.Struct(">IIII")
+_HEADER = HEADER = struct.Struct(">IIII")  # command_length, command_id, status, sequence
 _LENGTH = struct.Struct(">I")
 _TLV_HEAD = struct.Struct(">HH")
 
@@ -400,28 +403,89 @@ class _ShortMessage(Pdu):
 
     @classmethod
     def from_body(cls, body: bytes, sequence: int, status: int) -> Self:
-        r = _Reader(body)
+        return cls.parse(body, 0, len(body), sequence, status)
+
+    @classmethod
+    def parse(cls, buf: bytes, off: int, end: int, sequence: int, status: int) -> Self:
+        """The body in ``buf[off:end]`` (a read of many PDUs need not be cut into frames).
+
+        The same checks as ``_Reader``, in the same order, written out: this runs for every
+        receipt."""
+        find = buf.find
+        nul = find(b"\x00", off, end)
+        if nul < 0:
+            raise PduError("C-Octet String without its NUL")
+        service_type = buf[off:nul].decode("latin-1") if nul > off else ""
+        off = nul + 3  # past the NUL and the two octets after it
+        if off > end:
+            raise PduError("body ends inside a mandatory field")
+        source_addr_ton, source_addr_npi = buf[nul + 1], buf[nul + 2]
+        nul = find(b"\x00", off, end)
+        if nul < 0:
+            raise PduError("C-Octet String without its NUL")
+        source_addr = buf[off:nul].decode("latin-1")
+        off = nul + 3
+        if off > end:
+            raise PduError("body ends inside a mandatory field")
+        dest_addr_ton, dest_addr_npi = buf[nul + 1], buf[nul + 2]
+        nul = find(b"\x00", off, end)
+        if nul < 0:
+            raise PduError("C-Octet String without its NUL")
+        destination_addr = buf[off:nul].decode("latin-1")
+        off = nul + 4
+        if off > end:
+            raise PduError("body ends inside a mandatory field")
+        esm_class, protocol_id, priority_flag = buf[nul + 1], buf[nul + 2], buf[nul + 3]
+        nul = find(b"\x00", off, end)
+        if nul < 0:
+            raise PduError("C-Octet String without its NUL")
+        schedule_delivery_time = buf[off:nul].decode("latin-1") if nul > off else ""
+        off = nul + 1
+        nul = find(b"\x00", off, end)
+        if nul < 0:
+            raise PduError("C-Octet String without its NUL")
+        validity_period = buf[off:nul].decode("latin-1") if nul > off else ""
+        off = nul + 6
+        if off > end:
+            raise PduError("body ends inside a mandatory field")
+        registered_delivery, replace_if_present_flag, data_coding, sm_default_msg_id, sm_length = (
+            buf[nul + 1 : off]
+        )
+        if off + sm_length > end:
+            raise PduError("body ends inside an octet string")
+        short_message = buf[off : off + sm_length]
+        off += sm_length
+        tlvs: dict[int, bytes] = {}
+        while off < end:
+            if off + 4 > end:
+                raise PduError("truncated TLV header")
+            tag, size = _TLV_HEAD.unpack_from(buf, off)
+            off += 4
+            if off + size > end:
+                raise PduError(f"TLV {tag:#06x} runs past the end of the PDU")
+            tlvs[tag] = buf[off : off + size]
+            off += size
         return cls(
             sequence,
             status,
-            service_type=r.cstr(),
-            source_addr_ton=r.u8(),
-            source_addr_npi=r.u8(),
-            source_addr=r.cstr(),
-            dest_addr_ton=r.u8(),
-            dest_addr_npi=r.u8(),
-            destination_addr=r.cstr(),
-            esm_class=r.u8(),
-            protocol_id=r.u8(),
-            priority_flag=r.u8(),
-            schedule_delivery_time=r.cstr(),
-            validity_period=r.cstr(),
-            registered_delivery=r.u8(),
-            replace_if_present_flag=r.u8(),
-            data_coding=r.u8(),
-            sm_default_msg_id=r.u8(),
-            short_message=r.octets(r.u8()),
-            tlvs=r.tlvs(),
+            service_type,
+            source_addr_ton,
+            source_addr_npi,
+            source_addr,
+            dest_addr_ton,
+            dest_addr_npi,
+            destination_addr,
+            esm_class,
+            protocol_id,
+            priority_flag,
+            schedule_delivery_time,
+            validity_period,
+            registered_delivery,
+            replace_if_present_flag,
+            data_coding,
+            sm_default_msg_id,
+            short_message,
+            tlvs,
         )
 
     def text_bytes(self) -> bytes:
@@ -527,34 +591,75 @@ def header(frame: bytes) -> tuple[int, int, int]:
 
 
 class FrameBuffer:
-    """Cuts a byte stream into whole PDUs (sans I/O: feed it what the socket gave)."""
+    """Cuts a byte stream into whole PDUs, sans I/O, in one buffer of its own.
 
-    __slots__ = ("_buf", "max_size")
+    The session reads straight into it (``asyncio.BufferedProtocol``: ``space`` is where the
+    socket writes, ``filled`` says how much it wrote) and handles every whole PDU in place,
+    however many one read brought: no 256 KiB bytes object per read (asyncio's ``recv``
+    allocates one), one copy of the whole PDUs (``take``) to decode them from, and none of
+    each PDU. ``feed`` is the same for a caller that has bytes, and returns each PDU.
+    """
 
-    def __init__(self, max_size: int = MAX_PDU_SIZE) -> None:
+    __slots__ = ("_view", "buffer", "end", "max_size")
+
+    def __init__(self, max_size: int = MAX_PDU_SIZE, room: int = 1 << 16) -> None:
         self.max_size = max_size
-        self._buf = bytearray()
+        # An unfinished PDU is at most max_size - 1 octets: a read always has ``room``.
+        self.buffer = bytearray(max_size + room)
+        self._view = memoryview(self.buffer)
+        self.end = 0  # octets held: ``buffer[:end]``
 
-    def feed(self, data: bytes) -> list[bytes]:
-        buf = self._buf
-        buf += data
-        frames: list[bytes] = []
+    def space(self) -> memoryview:
+        """Where the next octets go (at least ``room`` of them)."""
+        return self._view[self.end :] if self.end else self._view
+
+    def filled(self, nbytes: int) -> list[int]:
+        """``nbytes`` octets were written at the start of ``space()``. Returns the bounds of
+        the whole PDUs at the front of ``buffer``: PDU i is ``buffer[bounds[i]:bounds[i+1]]``
+        (none if ``len(bounds) == 1``); ``take(bounds[-1])`` hands them over.
+        FrameError at the first command_length that cannot be trusted, as soon as its 4
+        octets are there."""
+        self.end = size = self.end + nbytes
+        buf = self.buffer
+        bounds = [0]
         off = 0
-        while len(buf) - off >= 4:
-            (length,) = _LENGTH.unpack_from(buf, off)
+        max_size = self.max_size
+        while size - off >= 4:
+            length = buf[off] << 24 | buf[off + 1] << 16 | buf[off + 2] << 8 | buf[off + 3]
             # Checked before waiting for the body: a garbage length must not make us buffer
             # gigabytes or wait forever for bytes that are not coming.
-            if length < HEADER_SIZE or length > self.max_size:
-                raise FrameError(f"command_length {length} outside {HEADER_SIZE}..{self.max_size}")
-            if len(buf) - off < length:
+            if length < HEADER_SIZE or length > max_size:
+                raise FrameError(f"command_length {length} outside {HEADER_SIZE}..{max_size}")
+            if size - off < length:
                 break
-            frames.append(bytes(buf[off : off + length]))
             off += length
-        if off:
-            del buf[:off]
+            bounds.append(off)
+        return bounds
+
+    def take(self, upto: int) -> bytes:
+        """The octets before ``upto`` (the whole PDUs ``filled`` found), as one bytes object
+        that PDUs are decoded from without further copies; what follows moves to the front."""
+        data = self._view[:upto].tobytes()
+        rest = self.end - upto
+        if rest and upto:
+            self.buffer[:rest] = self.buffer[upto : self.end]
+        self.end = rest
+        return data
+
+    def feed(self, data: bytes) -> list[bytes]:
+        frames: list[bytes] = []
+        view = memoryview(data)
+        while view:
+            room = self.space()
+            n = min(len(room), len(view))
+            room[:n] = view[:n]
+            view = view[n:]
+            bounds = self.filled(n)
+            whole = self.take(bounds[-1])
+            frames += [whole[a:b] for a, b in itertools.pairwise(bounds)]
         return frames
 
     @property
     def pending(self) -> int:
         """Octets held back, waiting for the rest of their PDU."""
-        return len(self._buf)
+        return self.end

@@ -21,9 +21,9 @@ most, the width of the column).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from smsgate.connectors.smpp.pdu import DeliverSm, Tag, tlv_cstr, tlv_int
+from smsgate.connectors.smpp.pdu import DeliverSm, Tag
 from smsgate.messaging.status import MessageStatus
 
 __all__ = ["ParsedReceipt", "is_receipt", "parse_receipt"]
@@ -32,6 +32,11 @@ _TYPE_MASK = 0x3C
 _SMSC_RECEIPT = 0x04
 _INTERMEDIATE = 0x20
 _UCS2 = 0x08
+# Plain names for what every receipt looks up (an enum member's lookup is slow on 3.11).
+_RECEIPTED_MESSAGE_ID = int(Tag.RECEIPTED_MESSAGE_ID)
+_MESSAGE_STATE = int(Tag.MESSAGE_STATE)
+_NETWORK_ERROR_CODE = int(Tag.NETWORK_ERROR_CODE)
+_DELIVERED = MessageStatus.DELIVERED
 
 # message_state values (SMPP 3.4, 5.2.28) as the states of the text form
 _STATES = {
@@ -61,8 +66,7 @@ _ERR = re.compile(r"\berr:\s*(\w+)", re.IGNORECASE)
 _TEXT = re.compile(r"\btext:", re.IGNORECASE)
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedReceipt:
+class ParsedReceipt(NamedTuple):
     message_id: str  # as the SMSC wrote it; normalise before reporting
     state: str  # DELIVRD, UNDELIV, ... (upper case)
     status: MessageStatus | None  # None: not final
@@ -89,26 +93,44 @@ def _meaningful(err: str | None) -> str | None:
 
 
 def parse_receipt(pdu: DeliverSm) -> ParsedReceipt | None:
-    """What a receipt says, or None if it names no message."""
-    text = _text(pdu)
-    message_id = tlv_cstr(pdu.tlvs, Tag.RECEIPTED_MESSAGE_ID)
+    """What a receipt says, or None if it names no message.
+
+    The text is decoded only when a TLV does not say it already (most SMSCs send
+    ``receipted_message_id`` and ``message_state``, and a delivered part needs no ``err:``)."""
+    tlvs = pdu.tlvs
+    text: str | None = None
+    message_id = None
+    if tlvs:
+        raw = tlvs.get(_RECEIPTED_MESSAGE_ID)
+        if raw is not None:  # tlv_cstr, inlined
+            nul = raw.find(0)
+            message_id = (raw if nul < 0 else raw[:nul]).decode("latin-1")
     if not message_id:
+        text = _text(pdu)
         found = _ID.search(text)
         if found is None:
             return None
         message_id = found.group(1)
-    state_value = tlv_int(pdu.tlvs, Tag.MESSAGE_STATE)
+    state_value = None
+    if tlvs:
+        raw = tlvs.get(_MESSAGE_STATE)
+        if raw:  # tlv_int, inlined
+            state_value = int.from_bytes(raw, "big")
     if state_value is not None:
-        state = _STATES.get(state_value, f"STATE{state_value}")
+        state = _STATES.get(state_value) or f"STATE{state_value}"
     else:
+        if text is None:
+            text = _text(pdu)
         found = _STAT.search(text)
         state = found.group(1).upper() if found else "UNKNOWN"
     status = _FINAL.get(state)
     error_code = None
-    if status is not None and status is not MessageStatus.DELIVERED:
+    if status is not None and status is not _DELIVERED:
+        if text is None:
+            text = _text(pdu)
         found = _ERR.search(text)
         detail = _meaningful(found.group(1) if found else None)
-        network = pdu.tlvs.get(Tag.NETWORK_ERROR_CODE)
+        network = tlvs.get(_NETWORK_ERROR_CODE)
         if detail is None and network is not None and len(network) == 3:
             code = int.from_bytes(network[1:], "big")
             detail = f"net{network[0]}_{code}" if code else None

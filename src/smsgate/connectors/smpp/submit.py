@@ -26,7 +26,15 @@ from enum import StrEnum
 
 from smsgate.connectors.base import OutboundMessage
 from smsgate.connectors.smpp import gsm
-from smsgate.connectors.smpp.pdu import SubmitSm, Tag, tlv_uint
+from smsgate.connectors.smpp.pdu import (
+    _TLV_HEAD,
+    PduError,
+    SubmitSm,
+    Tag,
+    _cstr_bytes,
+    _tlv_bytes,
+    tlv_uint,
+)
 from smsgate.messaging.segments import is_gsm7, split_parts
 
 __all__ = ["DataCoding", "EncodeError", "LongMessages", "SubmitBuilder", "source_address"]
@@ -38,6 +46,7 @@ ESM_UDHI = 0x40
 TON_INTERNATIONAL, TON_NETWORK, TON_ALPHANUMERIC = 1, 3, 5
 NPI_UNKNOWN, NPI_E164 = 0, 1
 _MAX_PAYLOAD = 0xFFFF
+_DEST_TON_NPI = bytes((TON_INTERNATIONAL, NPI_E164))
 
 
 class DataCoding(StrEnum):
@@ -50,6 +59,12 @@ class LongMessages(StrEnum):
     UDH = "udh"
     SAR = "sar"
     PAYLOAD = "payload"
+
+
+# Plain names for the hot path (an enum member's attribute lookup is slow on Python 3.11).
+_GSM7, _LATIN1, _UCS2 = DataCoding.GSM7, DataCoding.LATIN1, DataCoding.UCS2
+_UDH, _PAYLOAD = LongMessages.UDH, LongMessages.PAYLOAD
+_MESSAGE_PAYLOAD = int(Tag.MESSAGE_PAYLOAD)
 
 
 class EncodeError(ValueError):
@@ -79,6 +94,26 @@ def relative_validity(seconds: int) -> str:
 
 def _encode_parts(text: str, coding: DataCoding) -> tuple[int, list[bytes]]:
     """data_coding and the encoded parts (one part for a short text)."""
+    # The common case first, without splitting: a text that fits one part. The same answer
+    # as below (tests/connectors/test_smpp_submit.py checks it).
+    if coding is not _UCS2:
+        if is_gsm7(text):
+            septets = gsm.septets(text)
+            if len(septets) <= 160:
+                if coding is _LATIN1:
+                    try:
+                        return DC_LATIN1, [text.encode("latin-1")]
+                    except UnicodeEncodeError:
+                        pass
+                return DC_GSM7, [septets]
+        elif len(text) <= 70:
+            raw = text.encode("utf-16-be")  # a lone surrogate raises, as below
+            if len(raw) <= 140:
+                return DC_UCS2, [raw]
+    return _split_parts(text, coding)
+
+
+def _split_parts(text: str, coding: DataCoding) -> tuple[int, list[bytes]]:
     if is_gsm7(text):
         if coding is DataCoding.UCS2:
             units = 70 if len(text) <= 70 else 67  # GSM characters are all in the BMP
@@ -92,6 +127,20 @@ def _encode_parts(text: str, coding: DataCoding) -> tuple[int, list[bytes]]:
                 pass
         return DC_GSM7, [gsm.encode(p) for p in pieces]
     return DC_UCS2, [p.encode("utf-16-be") for p in split_parts(text)]
+
+
+def _addresses(head: bytes | PduError, destination: str) -> bytes:
+    """The sender's octets (``SubmitBuilder._sender``) and destination_addr, or the
+    PduError ``body()`` raises for either."""
+    if isinstance(head, PduError):
+        raise PduError(str(head))
+    try:
+        dest = destination.encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise PduError("destination_addr must be Latin-1 text") from exc
+    if b"\x00" in dest:
+        raise PduError("destination_addr must be at most 20 characters without NUL")
+    return b"%s%s\x00" % (head, dest)
 
 
 class SubmitBuilder:
@@ -110,6 +159,88 @@ class SubmitBuilder:
         self.registered_delivery = 1 if registered_delivery else 0
         self.validity = relative_validity(validity_seconds) if validity_seconds else ""
         self._ref = 0
+        self._senders: dict[str, tuple[int, bytes | PduError]] = {}
+        self._middles: dict[int, bytes] = {}
+
+    def _sender(self, sender: str) -> tuple[int, bytes | PduError]:
+        """The length of a sender's source_addr, and the octets from service_type to
+        dest_addr_npi (or why ``body()`` would refuse them): the same for every message of
+        a sender, so made once."""
+        found = self._senders.get(sender)
+        if found is None:
+            ton, npi, source = source_address(sender)
+            try:
+                head: bytes | PduError = (
+                    b"\x00"  # service_type
+                    + bytes((ton, npi))
+                    + _cstr_bytes(source, 21, "source_addr")
+                    + _DEST_TON_NPI
+                )
+            except PduError as exc:
+                head = exc
+            if len(self._senders) >= 1024:
+                self._senders.clear()
+            self._senders[sender] = found = (len(source), head)
+        return found
+
+    def _middle(self, esm_class: int, data_coding: int) -> bytes:
+        """From esm_class to sm_default_msg_id: the same for most messages of a connector."""
+        key = esm_class << 8 | data_coding
+        middle = self._middles.get(key)
+        if middle is None:
+            middle = (
+                bytes((esm_class, 0, 0, 0))  # esm_class, protocol_id, priority, no schedule
+                + _cstr_bytes(self.validity, 17, "validity_period")
+                + bytes((self.registered_delivery, 0, data_coding, 0))
+            )
+            self._middles[key] = middle
+        return middle
+
+    def bodies(self, msg: OutboundMessage) -> list[bytes]:
+        """The bodies of ``build(msg)``'s PDUs (``pdu.body()`` of each), octet for octet, made
+        from parts that repeat across a batch (sender, fixed fields) encoded once.
+
+        Raises what ``build`` raises (ValueError, EncodeError), then what ``body()`` would
+        (PduError: a sender or number that is not Latin-1 or holds a NUL)."""
+        dc, parts = _encode_parts(msg.text, self.data_coding)
+        source_length, head = self._sender(msg.sender)
+        destination = msg.msisdn.strip().removeprefix("+")
+        if source_length > 20 or len(destination) > 20:
+            raise EncodeError("address longer than 20 characters")
+        total = len(parts)
+        if total == 1:
+            sm = parts[0]
+            head = _addresses(head, destination)
+            return [b"%s%s%c%s" % (head, self._middle(0, dc), len(sm), sm)]
+        if self.long_messages is _PAYLOAD:
+            payload = b"".join(parts)
+            if len(payload) > _MAX_PAYLOAD:
+                raise EncodeError("text longer than message_payload can carry")
+            head = _addresses(head, destination)
+            tlv = _TLV_HEAD.pack(_MESSAGE_PAYLOAD, len(payload))
+            return [b"%s%s\x00%s%s" % (head, self._middle(0, dc), tlv, payload)]
+        if total > 255:
+            raise EncodeError(f"{total} parts; concatenation allows 255")
+        ref = self._next_ref()  # taken before body() refuses, as build() takes it
+        head = _addresses(head, destination)
+        out = []
+        if self.long_messages is _UDH:
+            head += self._middle(ESM_UDHI, dc)
+            for seq, part in enumerate(parts, 1):
+                sm = bytes((5, 0x00, 3, ref & 0xFF, total, seq)) + part
+                if len(sm) > 254:
+                    raise PduError("short_message is at most 254 octets; use message_payload")
+                out.append(b"%s%c%s" % (head, len(sm), sm))
+        else:
+            head += self._middle(0, dc)
+            for seq, part in enumerate(parts, 1):
+                tlvs: dict[int, bytes] = {
+                    Tag.SAR_MSG_REF_NUM: tlv_uint(ref, 2),
+                    Tag.SAR_TOTAL_SEGMENTS: tlv_uint(total, 1),
+                    Tag.SAR_SEGMENT_SEQNUM: tlv_uint(seq, 1),
+                }
+                out.append(b"%s%c%s%s" % (head, len(part), part, _tlv_bytes(tlvs)))
+        return out
 
     def _next_ref(self) -> int:
         self._ref = (self._ref + 1) & 0xFFFF
