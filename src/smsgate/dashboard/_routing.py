@@ -13,7 +13,8 @@ before the handler runs,
 
 and so that an ``SmsgateError`` from the core becomes an HTML error page in the viewer's
 language with the error's status (JSON ``{"error": {...}}`` under ``/app/api/``), never a
-500. Dependencies ``Customer``/``Operator`` then check the viewer's role.
+500. Dependencies ``Customer``/``Operator`` then check the viewer's role; ``Customer`` also
+refuses a suspended account's changes (403 ``account_suspended``), as its API tokens are.
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ async def _check_csrf(request: Request) -> None:
     seen = _render.viewer(request)
     expected = seen.csrf_token if seen else request.cookies.get(_render.ANON_CSRF_COOKIE)
     if not sent or not expected or not secrets.compare_digest(sent, expected):
+        await request.close()  # a parsed form's uploaded files: no handler will close them
         raise CsrfFailed(
             "this form has expired or did not come from this site; reload the page and try again"
         )
@@ -220,10 +222,19 @@ def _signed_in(request: Request) -> Viewer:
     return seen
 
 
+# A suspended account's users still sign in and read, but change nothing of the account, as
+# its API tokens may not (403 account_suspended). Counting and pricing change nothing; a send
+# is refused by the core, which the send form shows above what was typed.
+_WHILE_SUSPENDED = frozenset({"/app/api/segments", "/app/api/quote", "/app/send"})
+
+
 def _customer(request: Request) -> Viewer:
     seen = _signed_in(request)
     if seen.account_id is None:
         raise Forbidden("these pages are for customers; operators use /admin", code="customer_only")
+    changes = request.method not in _SAFE and request.url.path not in _WHILE_SUSPENDED
+    if seen.suspended and changes:
+        raise Forbidden("the account is suspended", code="account_suspended")
     return seen
 
 
