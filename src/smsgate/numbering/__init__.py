@@ -17,18 +17,24 @@ installed with :func:`set_portability_lookup`.
 
 from ._resolve import (
     Destination,
+    Destinations,
     InvalidNumber,
+    Place,
     PortabilityLookup,
     normalize,
     resolve,
+    resolve_many,
     set_portability_lookup,
 )
 
 __all__ = [
     "Destination",
+    "Destinations",
     "InvalidNumber",
+    "Place",
     "PortabilityLookup",
     "normalize",
     "resolve",
+    "resolve_many",
     "set_portability_lookup",
 ]
