@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib
 import json
 import os
 import resource
@@ -153,9 +154,10 @@ def one_run(args: argparse.Namespace, profile: Path | None = None) -> dict[str, 
             if profile is None:
                 result = asyncio.run(_run(port, args))
             else:
-                from pyinstrument import Profiler
-
-                profiler = Profiler(interval=0.0005, async_mode="disabled")
+                # optional: pyinstrument is not among smsgate's dependencies
+                profiler = importlib.import_module("pyinstrument").Profiler(
+                    interval=0.0005, async_mode="disabled"
+                )
                 profiler.start()
                 result = asyncio.run(_run(port, args))
                 profiler.stop()
