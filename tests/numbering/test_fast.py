@@ -207,7 +207,8 @@ def test_resolve_many_asks_the_portability_hook() -> None:
 def test_carrier_places_are_remembered_by_the_digits_that_decide_them() -> None:
     """The memo is keyed by the first ``longest`` digits: every number sharing them gets
     the name of the same longest carrier prefix (checked against phonenumbers)."""
-    entry = _fast._calling_codes()["371"]
+    entry = _fast._STARTS["371"]
+    assert entry is not None
     assert entry.carriers.longest == max(
         len(p) for p in phonenumbers.carrierdata.CARRIER_DATA if p.startswith("371")
     )

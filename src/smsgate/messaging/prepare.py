@@ -7,7 +7,7 @@ holds up the writer.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -17,7 +17,7 @@ from smsgate.errors import InvalidRequest
 from smsgate.kit.text import storable
 from smsgate.kit.time import in_range
 from smsgate.messaging.segments import SegmentCount, count_segments
-from smsgate.numbering import Destination, InvalidNumber, resolve
+from smsgate.numbering import Destination, Destinations, resolve_many
 from smsgate.webhooks.ssrf import literal_refusal
 
 ALPHA_SENDER = re.compile(r"^[A-Za-z0-9 .\-_&]{1,11}$")
@@ -52,7 +52,9 @@ class SendRequest:
 @dataclass(slots=True)
 class PreparedSend:
     request: SendRequest
-    destinations: list[Destination]
+    # A sending's (as_sending) are ``Destinations``, stored compactly, which acceptance
+    # prices and writes by place; a single send's a plain list.
+    destinations: Sequence[Destination]
     segments: SegmentCount
 
 
@@ -124,6 +126,10 @@ def check_callback_url(url: str | None, *, allow_private: bool = False) -> str |
 
 
 def resolve_all(recipients: list[str], max_recipients: int) -> list[Destination]:
+    return list(resolve_recipients(recipients, max_recipients))
+
+
+def resolve_recipients(recipients: list[str], max_recipients: int) -> Destinations:
     if not recipients:
         raise InvalidRequest(
             "at least one recipient is required", field="to", code="recipients_required"
@@ -134,13 +140,7 @@ def resolve_all(recipients: list[str], max_recipients: int) -> list[Destination]
             field="to",
             code="too_many_recipients",
         )
-    destinations: list[Destination] = []
-    bad: list[str] = []
-    for raw in recipients:
-        try:
-            destinations.append(resolve(raw))
-        except InvalidNumber:
-            bad.append(raw)
+    destinations, bad = resolve_many(recipients)
     if bad:
         shown = ", ".join(repr(b[:30]) for b in bad[:5])
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
@@ -188,4 +188,8 @@ def prepare(
         raise InvalidRequest(
             "scheduled_at must lie between the years 1900 and 9000", field="scheduled_at"
         )
-    return PreparedSend(request, resolve_all(request.recipients, max_recipients), segments)
+    if request.as_sending:
+        destinations: Sequence[Destination] = resolve_recipients(request.recipients, max_recipients)
+    else:
+        destinations = resolve_all(request.recipients, max_recipients)
+    return PreparedSend(request, destinations, segments)

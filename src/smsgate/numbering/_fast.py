@@ -244,10 +244,9 @@ class _Carriers:
     _LIMIT: Final = 100_000
 
     def __init__(self, digits: str) -> None:
-        self.lengths = sorted(
-            {len(p) for p in CARRIER_DATA if p.startswith(digits) or digits.startswith(p)},
-            reverse=True,
-        )
+        starting = _carrier_lengths().get(digits, set())
+        shorter = {n for n in range(1, len(digits) + 1) if digits[:n] in CARRIER_DATA}
+        self.lengths = sorted(starting | shorter, reverse=True)
         self.longest = self.lengths[0] if self.lengths else 0
         self.memos: dict[str, dict[str, Place]] = {}
         """region -> the first ``longest`` digits -> place"""
@@ -293,24 +292,39 @@ def _national_prefix_test(metadata: PhoneMetadata | None) -> Callable[[str], boo
     return keeps
 
 
-_by_start: dict[str, _CallingCode] | None = None
+class _Starts(dict[str, "_CallingCode | None"]):
+    """The calling code of the numbers starting with these three digits, built on first use
+    of each: the first of the first 1, 2 and 3 digits that is a calling code, as
+    ``_extract_country_code`` tries them (none for a leading 0)."""
+
+    def __missing__(self, start: str) -> _CallingCode | None:
+        codes = phonenumbers.COUNTRY_CODE_TO_REGION_CODE
+        entry = None
+        if start[:1] != "0":
+            for n in range(1, len(start) + 1):
+                if start[:n].isdigit() and int(start[:n]) in codes:
+                    entry = _calling_code(int(start[:n]))
+                    break
+        self[start] = entry
+        return entry
 
 
-def _calling_codes() -> dict[str, _CallingCode]:
-    """The calling code of every number starting with these three digits (none starts
-    with 0): the first of its first 1, 2 and 3 digits that is a calling code, as
-    ``_extract_country_code`` tries them."""
-    global _by_start
-    if _by_start is None:
-        codes = {str(c): _CallingCode(c) for c in phonenumbers.COUNTRY_CODE_TO_REGION_CODE}
-        by_start: dict[str, _CallingCode] = {}
-        for n in range(100, 1000):
-            start = str(n)
-            entry = codes.get(start[:1]) or codes.get(start[:2]) or codes.get(start[:3])
-            if entry is not None:
-                by_start[start] = entry
-        _by_start = by_start
-    return _by_start
+@cache
+def _calling_code(code: int) -> _CallingCode:
+    return _CallingCode(code)
+
+
+_STARTS: Final = _Starts()
+
+
+@cache
+def _carrier_lengths() -> dict[str, set[int]]:
+    """The first 1, 2 and 3 digits of the carrier table's prefixes -> their lengths."""
+    lengths: dict[str, set[int]] = {}
+    for prefix in CARRIER_DATA:
+        for n in range(1, min(len(prefix), _MAX_CC) + 1):
+            lengths.setdefault(prefix[:n], set()).add(len(prefix))
+    return lengths
 
 
 @cache
@@ -372,7 +386,7 @@ def place_of_digits(digits: str) -> Place | None:
     recipient of a sending."""
     if len(digits) < 3:
         return None
-    entry = (_by_start or _calling_codes()).get(digits[:3])  # none for a leading 0
+    entry = _STARTS[digits[:3]]
     if entry is None:
         return None
     nsn = digits[entry.length :]
