@@ -10,15 +10,25 @@ path for bulk inserts of typed rows.
 
 Ids: SQLite and psycopg cannot return ids from ``executemany``, so a caller that needs them
 reserves them first (``reserve_ids``) and inserts them explicitly.
+
+For a million rows (the messages of one sending, ``messaging/bulk.py``): ``bind_value``
+converts a value once for many rows, ``copy_rows`` sends rows to PostgreSQL through
+``COPY ... FROM STDIN`` (psycopg 3's ``cursor.copy()``) as text lines (``copy_field``), and
+``driver_errors`` runs a DB-API cursor whose errors come out as SQLAlchemy's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+
+from smsgate.kit.chunks import batched
 
 Processor = Callable[[Any], Any]
 
@@ -93,3 +103,61 @@ def reserve_ids(connection: Connection, table: Table, count: int) -> range | lis
     ).scalar()
     start = int(top or 0) + 1
     return range(start, start + count)
+
+
+def bind_value(table: Table, column: str, value: Any, dialect: Dialect) -> Any:
+    """``value`` as the column's bind processor hands it to the driver."""
+    processor = table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+    return value if processor is None else processor(value)
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_field(value: Any) -> str:
+    """A driver-ready value as a field of PostgreSQL's COPY text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return str(value).translate(_COPY_ESCAPES)
+
+
+def copy_rows(
+    connection: Connection, table: Table, columns: Sequence[str], lines: Iterable[str]
+) -> None:
+    """PostgreSQL: ``COPY table (columns) FROM STDIN`` of ``lines``, each one row in COPY's
+    text format without its newline (``copy_field`` renders a value), sent in chunks."""
+    quote = connection.dialect.identifier_preparer
+    names = ", ".join(quote.quote(name) for name in columns)
+    sql = f"COPY {quote.format_table(table)} ({names}) FROM STDIN"
+    with driver_errors(connection, sql) as cursor, cursor.copy(sql) as copy:
+        for chunk in batched(lines, _COPY_LINES):
+            copy.write("\n".join(chunk) + "\n")
+
+
+_COPY_LINES = 20_000  # rows per write to the COPY stream
+
+
+@contextmanager
+def driver_errors(connection: Connection, sql: str) -> Iterator[Any]:
+    """A DB-API cursor of ``connection`` whose errors come out as SQLAlchemy's, as if the
+    statement had run through ``exec_driver_sql`` (``db.outage`` reads those), and a
+    connection lost on the way is invalidated."""
+    dialect = connection.dialect
+    raw = connection.connection
+    cursor = raw.cursor()
+    try:
+        yield cursor
+    except dialect.loaded_dbapi.Error as error:
+        lost = dialect.is_disconnect(error, raw.dbapi_connection, cursor)
+        if lost:
+            connection.invalidate(error)
+        raise DBAPIError.instance(
+            sql, None, error, dialect.loaded_dbapi.Error, connection_invalidated=lost
+        ) from error
+    finally:
+        if not connection.invalidated:
+            cursor.close()

@@ -30,15 +30,19 @@ from smsgate.inbound.models import OptOut
 from smsgate.kit.chunks import batched
 from smsgate.kit.fastinsert import FastInsert, reserve_ids
 from smsgate.kit.money import format_amount
+from smsgate.messaging import bulk
 from smsgate.messaging.models import IdempotencyKey, Sending, messages_table
 from smsgate.messaging.prepare import Accepted, AcceptedMessage, PreparedSend
 from smsgate.messaging.status import MessageStatus, SendingStatus
+from smsgate.numbering import Destinations
 from smsgate.pricing.models import PricePlan
 from smsgate.pricing.service import RateBook, RateBooks, charge_for
 from smsgate.routing.service import RouteTable, RoutingFacts
 from smsgate.senders.models import Sender, SenderStatus
 
 Outcome = Accepted | SmsgateError
+# Per recipient (rate, price); a sending's by place (messaging/bulk.py).
+Priced = list[tuple[Decimal, Decimal]] | bulk.PlacePrices
 
 
 @dataclass(slots=True)
@@ -209,7 +213,7 @@ def _decide(
     books: dict[int, RateBook],
     routes: RouteTable,
     opted_out: set[tuple[int, str]],
-) -> list[tuple[Decimal, Decimal]]:
+) -> Priced:
     req = prep.request
     if state is None:
         raise Forbidden("the account does not exist", code="account_missing")
@@ -221,13 +225,27 @@ def _decide(
             field="sender",
             code="sender_not_approved",
         )
+    # The sendings path: a sending's recipients checked and priced by place.
+    by_place = isinstance(prep.destinations, Destinations) and not req.want_messages
     if opted_out:
-        _check_opt_outs(prep, opted_out)
+        if by_place:
+            bulk.check_opt_outs(prep, opted_out)
+        else:
+            _check_opt_outs(prep, opted_out)
     plan = state.plan_id
     if routes.routes:
-        _check_routes(prep, plan, routes)
-    priced = _price(prep, books.get(plan) if plan is not None else None, state.tax_rate)
-    total = sum((p for _, p in priced), Decimal(0))
+        if by_place:
+            bulk.check_routes(prep, plan, routes)
+        else:
+            _check_routes(prep, plan, routes)
+    book = books.get(plan) if plan is not None else None
+    priced: Priced
+    if by_place:
+        priced = bulk.price_places(prep, book, state.tax_rate)
+        total = priced.total
+    else:
+        priced = _price(prep, book, state.tax_rate)
+        total = sum((p for _, p in priced), Decimal(0))
     if state.balance - state.charged - total < state.floor:
         raise PaymentRequired(
             f"the balance cannot cover this send: it costs {format_amount(total)}, "
@@ -259,7 +277,7 @@ def accept_batch(
     )
     opted_out = _opted_out(session, set(states))
 
-    decided: list[tuple[PreparedSend, list[tuple[Decimal, Decimal]]] | SmsgateError] = []
+    decided: list[tuple[PreparedSend, Priced] | SmsgateError] = []
     seen_keys: dict[tuple[int, str], str] = {}
     for prep in batch:
         try:
@@ -327,7 +345,7 @@ def _check_key(
 
 def _insert_all(
     session: Session,
-    decided: list[tuple[PreparedSend, list[tuple[Decimal, Decimal]]] | SmsgateError],
+    decided: list[tuple[PreparedSend, Priced] | SmsgateError],
     states: dict[int, _AccountState],
     now: datetime,
     validity: timedelta,
@@ -345,19 +363,27 @@ def _insert_all(
         req = prep.request
         due = req.scheduled_at if req.scheduled_at and req.scheduled_at > now else now
         status = MessageStatus.SCHEDULED if due > now else MessageStatus.QUEUED
-        total = sum((p for _, p in priced), Decimal(0))
+        if isinstance(priced, bulk.PlacePrices):
+            total = priced.total
+        else:
+            total = sum((p for _, p in priced), Decimal(0))
         sending_id = (
             _insert_sending(session, prep, total, due > now, now) if req.as_sending else None
         )
-        rows = _message_rows(prep, priced, sending_id, status, due, now, validity)
         count = len(prep.destinations)
-        if req.want_messages:
+        if isinstance(priced, bulk.PlacePrices):
+            assert sending_id is not None
+            plans.append((prep, sending_id, 0, count, status, total))
+            bulk.write_messages(connection, prep, priced, sending_id, status, due, now, validity)
+        elif req.want_messages:
+            rows = _message_rows(prep, priced, sending_id, status, due, now, validity)
             plans.append((prep, sending_id, len(with_ids), count, status, total))
             with_ids.extend(rows)
         else:
             # A sending's rows are written in chunks as they are made: a million recipients
             # never exist as a million row tuples at once.
             plans.append((prep, sending_id, 0, count, status, total))
+            rows = _message_rows(prep, priced, sending_id, status, due, now, validity)
             for chunk in batched(rows, _CHUNK):
                 _MESSAGES.execute(connection, chunk)
         running[req.account_id] -= total
