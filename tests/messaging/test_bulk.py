@@ -189,3 +189,54 @@ def test_request_ids_count_up(count: int) -> None:
         parsed = uuid.UUID(value)
         assert parsed.version == 7 and str(parsed) == value
         assert int(parsed) >> 80 == int(now.timestamp() * 1000)
+
+
+def test_the_checkpoint_of_a_sending_comes_after_its_answer(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite: the commit does not checkpoint; a thread started when the connection comes
+    back does, and the connection's automatic checkpoint is back on afterwards."""
+    import sqlite3
+    import threading
+    from contextlib import closing
+
+    from sqlalchemy import text
+
+    from smsgate.migrations import upgrade
+    from tests.support.factories import make_plan
+
+    path = tmp_path / "checkpoint.db"
+    upgrade(f"sqlite:///{path}")
+    database = Database(f"sqlite:///{path}")
+    seen: list[tuple[int, int]] = []
+    done = threading.Event()
+
+    def checkpoint(file: str) -> None:
+        with closing(sqlite3.connect(file, isolation_level=None)) as raw:
+            # committed before the checkpoint: another connection sees every row
+            seen.append(raw.execute("SELECT count(*), 0 FROM messages").fetchone())
+            busy, frames, copied = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            seen.append((frames - copied, busy))
+        done.set()
+
+    monkeypatch.setattr(bulk, "_checkpoint", checkpoint)
+    try:
+        make_plan(database)
+        customer = make_customer(database, balance=Decimal(1000))
+        recipients = [f"+3712{n:07d}" for n in range(6_000_000, 6_003_000)]
+        SendService(database, Settings(database_url=f"sqlite:///{path}")).send_now(
+            SendRequest(
+                customer.account_id,
+                recipients,
+                "hi",
+                customer.sender,
+                as_sending=True,
+                want_messages=False,
+            )
+        )
+        assert done.wait(10)
+        assert seen == [(3000, 0), (0, 0)]
+        with database.engine.connect() as conn:
+            assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 1000
+    finally:
+        database.dispose()
