@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -159,3 +160,120 @@ def test_two_workers_share_connectors_through_leases(db_url: str, db: Database, 
     assert holder() is None  # the survivor released its lease on a graceful stop
     with db.read() as session:
         assert ledger.balance(session, c.account_id) == ledger.entries_total(session, c.account_id)
+
+
+def _children(pid: int) -> list[int]:
+    """uvicorn's worker processes under ``serve`` ``pid`` (children that multiprocessing
+    spawned; its resource tracker is a child too)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                status = (entry / "status").read_text()
+                command = (entry / "cmdline").read_bytes()
+            except OSError:  # gone meanwhile
+                continue
+            if f"\nPPid:\t{pid}\n" in status and b"spawn_main" in command:
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+def _serve_workers(db_url: str, port: int, *extra: str) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "SMSGATE_DATABASE_URL": db_url,
+        "SMSGATE_DEMO": "false",
+        "SMSGATE_SIMULATOR_DELAY": "0.05",
+        "SMSGATE_LOG_LEVEL": "warning",
+    }
+    args = [SMSGATE, "serve", "--workers", "2", "--port", str(port), *extra]
+    return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+def test_serve_workers_each_answer_on_the_one_port(db_url: str, db: Database, plan: str) -> None:
+    """``serve --workers 2``: two API processes on one port, each able to accept sends on its
+    own (the other stopped with SIGSTOP meanwhile); every accepted send charged once."""
+    c = make_customer(db, balance=Decimal("5"))
+    port = free_port()
+    api = _serve_workers(db_url, port, "--no-dispatch")
+    base = f"http://127.0.0.1:{port}"
+    ids: list[int] = []
+    try:
+        wait_for(lambda: len(_children(api.pid)) == 2, timeout=60)
+        workers = _children(api.pid)
+        wait_for(lambda: _answers(base), timeout=60)
+        for alone in workers:
+            others = [w for w in workers if w != alone]
+            for other in others:
+                os.kill(other, signal.SIGSTOP)
+            try:
+                for _ in range(3):  # a new connection each: only ``alone`` can accept it
+                    sent = httpx.post(
+                        f"{base}/v1/messages",
+                        headers=c.headers,
+                        timeout=10,
+                        json={"to": ["+37126123456"], "text": "one of two", "sender": c.sender},
+                    )
+                    assert sent.status_code == 200, sent.text
+                    ids += [m["id"] for m in sent.json()["messages"]]
+            finally:
+                for other in others:
+                    os.kill(other, signal.SIGCONT)
+    finally:
+        _stop(api)
+    assert api.returncode == 0
+    assert len(set(ids)) == 6
+    with db.read() as session:
+        assert ledger.balance(session, c.account_id) == Decimal("5") - 6 * Decimal("0.03")
+        assert ledger.balance(session, c.account_id) == ledger.entries_total(session, c.account_id)
+
+
+def test_serve_workers_each_dispatch(db_url: str, db: Database, plan: str) -> None:
+    """With dispatch on, each worker process runs a dispatcher: every message of a burst over
+    many connections is delivered once."""
+    c = make_customer(db, balance=Decimal("5"))
+    port = free_port()
+    api = _serve_workers(db_url, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: len(_children(api.pid)) == 2, timeout=60)
+        wait_for(lambda: _answers(base), timeout=60)
+
+        def send(i: int) -> int:
+            sent = httpx.post(
+                f"{base}/v1/messages",
+                headers=c.headers,
+                timeout=10,
+                json={"to": [f"+3712612{i:04d}"], "text": "burst", "sender": c.sender},
+            )
+            assert sent.status_code == 200, sent.text
+            return int(sent.json()["messages"][0]["id"])
+
+        with ThreadPoolExecutor(8) as pool:
+            ids = list(pool.map(send, range(40)))
+
+        def delivered() -> bool:
+            with db.read() as session:
+                rows = [session.get_one(Message, i) for i in ids]
+                return all(m.status == "delivered" for m in rows)
+
+        wait_for(delivered, timeout=30)
+    finally:
+        _stop(api)
+    assert api.returncode == 0
+    with db.read() as session:
+        assert {session.get_one(Message, i).attempts for i in ids} == {1}
+        assert ledger.balance(session, c.account_id) == ledger.entries_total(session, c.account_id)
+
+
+def _answers(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/status", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

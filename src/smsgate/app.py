@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -50,6 +51,16 @@ class Gateway(FastAPI):
             await self._lane_stack(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+
+# How ``smsgate serve --workers N`` tells its worker processes whether to dispatch.
+DISPATCH_ENV = "SMSGATE_SERVE_DISPATCH"
+
+
+def served_app() -> FastAPI:
+    """The app of one worker process of ``smsgate serve --workers N`` (settings from the
+    environment, as the parent read them)."""
+    return create_app(dispatch=os.environ.get(DISPATCH_ENV, "1") != "0", freeze_gc=True)
 
 
 def create_app(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -132,11 +133,15 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
     dispatch: Annotated[bool, typer.Option(help="Run the dispatcher in this process")] = True,
+    workers: Annotated[
+        int, typer.Option(min=1, help="API processes sharing the port (uvicorn's workers)")
+    ] = 1,
 ) -> None:
-    """Run the API, the dispatcher and the simulator in one process."""
+    """Run the API, the dispatcher and the simulator in one process (or in each of
+    ``--workers`` processes)."""
     import uvicorn
 
-    from smsgate.app import create_app
+    from smsgate.app import DISPATCH_ENV, create_app
     from smsgate.bootstrap import create_demo
     from smsgate.logs import configure
 
@@ -152,8 +157,15 @@ def serve(
         typer.echo(f"Demo account {demo.account_id} created; sender '{demo.sender}' is approved.")
         typer.echo(f"Demo API token (shown once): {demo.token}")
     typer.echo(f"smsgate on http://{host}:{port} (docs at /docs), database {shown(settings)}")
+    # Each worker of several is a fresh interpreter that builds the app from the environment
+    # (uvicorn imports it by name); migrations and the demo account ran above, once.
+    os.environ[DISPATCH_ENV] = "1" if dispatch else "0"
     uvicorn.run(
-        create_app(settings, dispatch=dispatch, freeze_gc=True),
+        create_app(settings, dispatch=dispatch, freeze_gc=True)
+        if workers == 1
+        else "smsgate.app:served_app",
+        factory=workers > 1,
+        workers=workers,
         host=host,
         port=port,
         log_level=settings.log_level,

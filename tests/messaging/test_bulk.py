@@ -18,7 +18,7 @@ from smsgate.db import Database
 from smsgate.errors import SmsgateError
 from smsgate.inbound.service import add_opt_out
 from smsgate.messaging import bulk
-from smsgate.messaging.models import Message, Sending, messages_table
+from smsgate.messaging.models import Message, Sending, messages_table, numbers_table
 from smsgate.messaging.prepare import Accepted, SendRequest
 from smsgate.messaging.service import SendService
 from smsgate.numbering import Destinations
@@ -63,6 +63,16 @@ def _rows(db: Database, **where: Any) -> list[dict[str, Any]]:
         return [{k: v for k, v in row.items() if k not in _OWN} for row in rows]
 
 
+def _assert_numbers_index_every_message(db: Database) -> None:
+    """``message_numbers`` holds exactly one row per message (written by each path, and
+    rolled back with a refused send)."""
+    m = messages_table
+    with db.read() as session:
+        wanted = session.execute(select(m.c.account_id, m.c.msisdn, m.c.id)).all()
+        numbers = session.execute(select(numbers_table)).all()
+    assert sorted(numbers) == sorted(wanted) and len(numbers) == len(set(numbers))
+
+
 def _outcome(db: Database, settings: Settings, account_id: int, sender: str, **kw: Any) -> str:
     try:
         _send(db, settings, account_id, sender, **kw)
@@ -100,6 +110,7 @@ def test_a_sending_writes_the_rows_single_sends_write(
     parsed = [uuid.UUID(i) for i in ids]
     assert {u.version for u in parsed} == {7} and {u.variant for u in parsed} == {uuid.RFC_4122}
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    _assert_numbers_index_every_message(db)
 
 
 def test_a_scheduled_sending_writes_the_rows_single_sends_write(
@@ -122,6 +133,7 @@ def test_a_scheduled_sending_writes_the_rows_single_sends_write(
     sending = _rows(db, sending_id=many.sending_id)
     assert sending == _rows(db, sending_id=None)
     assert {r["status"] for r in sending} == {"scheduled"} and sending[0]["parts"] == 2
+    _assert_numbers_index_every_message(db)
 
 
 def test_refusals_are_the_same(db: Database, settings: Settings) -> None:
@@ -160,6 +172,7 @@ def test_refusals_are_the_same(db: Database, settings: Settings) -> None:
     assert "no route carries messages to Latvia Tele2 (+37129990001)" in single
     assert sending == single
     assert _rows(db) == []
+    _assert_numbers_index_every_message(db)
     with db.read() as session:
         assert session.scalars(select(LedgerEntry.entry_type)).all() == ["topup"] * 2
 

@@ -31,7 +31,7 @@ from smsgate.kit.chunks import batched
 from smsgate.kit.fastinsert import FastInsert, reserve_ids
 from smsgate.kit.money import format_amount
 from smsgate.messaging import bulk
-from smsgate.messaging.models import IdempotencyKey, Sending, messages_table
+from smsgate.messaging.models import IdempotencyKey, Sending, messages_table, numbers_table
 from smsgate.messaging.prepare import Accepted, AcceptedMessage, PreparedSend
 from smsgate.messaging.status import MessageStatus, SendingStatus
 from smsgate.numbering import Destinations
@@ -375,7 +375,7 @@ def _insert_all(
             assert sending_id is not None
             plans.append((prep, sending_id, 0, count, status, total))
             bulk.write_messages(connection, prep, priced, sending_id, status, due, now, validity)
-        elif req.want_messages:
+        elif req.want_messages or sending_id is None:  # rows with ids, numbers by id
             rows = _message_rows(prep, priced, sending_id, status, due, now, validity)
             plans.append((prep, sending_id, len(with_ids), count, status, total))
             with_ids.extend(rows)
@@ -386,6 +386,7 @@ def _insert_all(
             rows = _message_rows(prep, priced, sending_id, status, due, now, validity)
             for chunk in batched(rows, _CHUNK):
                 _MESSAGES.execute(connection, chunk)
+            bulk.numbers_of_sending(connection, sending_id)
         running[req.account_id] -= total
         reference = f"sending:{sending_id}" if sending_id else ""
         description = f"{count} message(s), {prep.segments.parts} part(s) each"
@@ -396,6 +397,9 @@ def _insert_all(
     ids = reserve_ids(connection, messages_table, len(with_ids))
     _MESSAGES_WITH_IDS.execute(
         connection, [(i, *row) for i, row in zip(ids, with_ids, strict=True)]
+    )
+    _NUMBERS.execute(
+        connection, sorted((row[0], row[_MSISDN], i) for i, row in zip(ids, with_ids, strict=True))
     )
 
     accepted: list[Accepted] = []
@@ -479,10 +483,12 @@ _MESSAGE_COLUMNS = (
     "rate",
     "price",
 )
-_FIRST_OWN = _MESSAGE_COLUMNS.index("request_id")  # the columns after it differ per recipient
+_FIRST_OWN = _MESSAGE_COLUMNS.index("request_id")
+_MSISDN = _MESSAGE_COLUMNS.index("msisdn")  # the columns after it differ per recipient
 _CHUNK = 20_000  # rows per executemany of a sending
 _MESSAGES = FastInsert(messages_table, _MESSAGE_COLUMNS)
 _MESSAGES_WITH_IDS = FastInsert(messages_table, ("id", *_MESSAGE_COLUMNS))
+_NUMBERS = FastInsert(numbers_table, ("account_id", "msisdn", "message_id"))
 _LEDGER_COLUMNS = (
     "account_id",
     "kind",

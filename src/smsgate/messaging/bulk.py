@@ -27,12 +27,12 @@ from typing import Any
 
 import msgspec
 import structlog
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, bindparam, event, select
 from sqlalchemy.exc import DBAPIError
 
 from smsgate.errors import InvalidRequest
 from smsgate.kit.fastinsert import bind_value, copy_field, copy_rows, driver_errors
-from smsgate.messaging.models import messages_table
+from smsgate.messaging.models import messages_table, numbers_table
 from smsgate.messaging.prepare import PreparedSend
 from smsgate.messaging.status import MessageStatus
 from smsgate.numbering import Destinations
@@ -178,8 +178,8 @@ def write_messages(
     now: datetime,
     validity: timedelta,
 ) -> None:
-    """Insert the sending's messages, in recipient order: the rows ``accept._message_rows``
-    makes, but for the request ids (``request_ids``)."""
+    """Insert the sending's messages, in recipient order, and their ``message_numbers``:
+    the rows ``accept._message_rows`` makes, but for the request ids (``request_ids``)."""
     req = prep.request
     destinations = _destinations(prep)
     dialect = connection.dialect
@@ -242,6 +242,7 @@ def write_messages(
             )
         )
         copy_rows(connection, messages_table, _COLUMNS, lines)
+        numbers_of_sending(connection, sending_id)
     elif _has_json(connection):
         _write_sqlite(connection, destinations, shared, places, prefix, start)
     else:  # pragma: no cover - an SQLite built without JSON
@@ -255,6 +256,7 @@ def write_messages(
             )
         )
         _sqlite_executemany(connection, rows)
+        numbers_of_sending(connection, sending_id)
 
 
 def _request_id_prefix(now: datetime) -> tuple[str, int]:
@@ -346,6 +348,7 @@ def _write_sqlite(
         marks = [chr(_MARK + kind) for kind in range(len(places))]
         msisdns, kinds = destinations.msisdns, destinations.kinds
         encode = msgspec.json.encode
+        first = _next_id(cursor)
         for offset in range(0, len(msisdns), _CHUNK):
             end = offset + _CHUNK
             numbers = encode(
@@ -355,9 +358,49 @@ def _write_sqlite(
                 ]
             ).decode()
             cursor.execute(insert, (*shared, prefix, start + offset, numbers))
+        if _next_id(cursor) == first + len(msisdns):
+            _write_numbers_sqlite(cursor, shared[0], first, msisdns)
+        else:  # pragma: no cover - the writer lock makes the ids consecutive
+            numbers_of_sending(connection, shared[1])
         cursor.execute(f"DELETE FROM temp.{_PLACES_TABLE}")  # noqa: S608
         cursor.execute(f"PRAGMA cache_size={int(cache)}")
         _checkpoint_later(connection, cursor)
+
+
+def _next_id(cursor: Any) -> int:
+    """The rowid SQLite gives the next message: one more than the largest."""
+    cursor.execute(f"SELECT max(id) FROM {messages_table.name}")  # noqa: S608
+    return int(cursor.fetchone()[0] or 0) + 1
+
+
+def _write_numbers_sqlite(cursor: Any, account: Any, first: int, msisdns: list[str]) -> None:
+    """The sending's ``message_numbers`` in the table's order, from the numbers in memory:
+    the message of ``msisdns[i]`` has id ``first + i`` (the writer lock, held since before
+    the first row, makes them consecutive), so the rows are not read back. Sorted here and
+    written in chunks: a sort by SQLite of one array of all numbers cost 60 MB more."""
+    order = sorted(range(len(msisdns)), key=msisdns.__getitem__)
+    sql = (
+        f"INSERT INTO {numbers_table.name} (account_id, msisdn, message_id) "  # noqa: S608
+        "SELECT ?, json_extract(j.value, '$[0]'), ? + json_extract(j.value, '$[1]') "
+        "FROM json_each(?) AS j"
+    )
+    encode = msgspec.json.encode
+    for offset in range(0, len(order), _CHUNK):
+        pairs = [(msisdns[i], i) for i in order[offset : offset + _CHUNK]]
+        cursor.execute(sql, (account, first, encode(pairs).decode()))
+
+
+def numbers_of_sending(connection: Connection, sending_id: int) -> None:
+    """A sending's ``message_numbers``, in the table's order, from its rows."""
+    connection.execute(_NUMBERS_OF_SENDING, {"b_sending": sending_id})
+
+
+_NUMBERS_OF_SENDING = numbers_table.insert().from_select(
+    ["account_id", "msisdn", "message_id"],
+    select(messages_table.c.account_id, messages_table.c.msisdn, messages_table.c.id)
+    .where(messages_table.c.sending_id == bindparam("b_sending"))
+    .order_by(messages_table.c.account_id, messages_table.c.msisdn, messages_table.c.id),
+)
 
 
 def _checkpoint_later(connection: Connection, cursor: Any) -> None:

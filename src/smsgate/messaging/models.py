@@ -80,10 +80,29 @@ class Message(Base):
     __table_args__ = (
         Index("ix_messages_outbox", "next_attempt_at"),
         Index("ix_messages_account_id_id", "account_id", "id"),
-        Index("ix_messages_account_msisdn", "account_id", "msisdn"),
         Index("ix_messages_sending_status", "sending_id", "status"),
         Index("ix_messages_status", "status"),
     )
+
+
+class MessageNumber(Base):
+    """Which of an account's messages went to a number: the index behind the ``phone``
+    filter of the message lists, kept as a table of its own.
+
+    An index on ``messages (account_id, msisdn)`` took each number of a sending into its
+    b-tree one at a time, in the order recipients came, that is at random places: 6 of the
+    11 s SQLite spent writing a million messages (docs/benchmarks.md). This table is filled
+    once per sending, in number order (about 2 s for a million), and by each batch of single
+    sends. No foreign keys: messages are never deleted, and PostgreSQL checks a foreign key
+    of every row with a trigger of its own."""
+
+    __tablename__ = "message_numbers"
+
+    account_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    msisdn: Mapped[str] = mapped_column(String(20), primary_key=True)
+    message_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
 
 class MessagePart(Base):
@@ -118,3 +137,4 @@ class IdempotencyKey(Base):
 # Core tables, for executemany statements that bypass the ORM on hot paths.
 messages_table = cast(Table, Message.__table__)
 parts_table = cast(Table, MessagePart.__table__)
+numbers_table = cast(Table, MessageNumber.__table__)

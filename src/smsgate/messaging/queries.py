@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from smsgate.errors import NotFound
 from smsgate.kit.money import from_units
-from smsgate.messaging.models import Message, MessagePart, Sending
+from smsgate.messaging.models import Message, MessageNumber, MessagePart, Sending
 from smsgate.messaging.status import MessageStatus
 
 
@@ -64,7 +64,10 @@ def _filtered(account_id: int, flt: MessageFilter) -> Select[Message]:
     if flt.until is not None:
         query = query.where(Message.created_at < flt.until)
     if flt.phone:
-        query = query.where(Message.msisdn == flt.phone.lstrip("+"))
+        numbers = select(MessageNumber.message_id).where(
+            MessageNumber.account_id == account_id, MessageNumber.msisdn == flt.phone.lstrip("+")
+        )
+        query = query.where(Message.id.in_(numbers))
     if flt.sending_id is not None:
         query = query.where(Message.sending_id == flt.sending_id)
     return query
