@@ -85,6 +85,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-dispatch", action="store_true", help="single sends with the API alone"
     )
+    parser.add_argument(
+        "--api-workers", type=int, default=1, help="smsgate serve --workers (single and e2e)"
+    )
     parser.add_argument("--wrk-threads", type=int, default=1, help="as the anchors: 1")
     return parser.parse_args(argv)
 
@@ -157,6 +160,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         window=args.window,
         dispatch=not args.no_dispatch,
         wrk_threads=args.wrk_threads,
+        api_workers=args.api_workers,
     )
     results: dict[str, Any] = {"meta": meta(args, ctx)}
     phases = ["single", "bulk", "e2e", "e2e-pg"] if args.phase == "all" else [args.phase]

@@ -48,6 +48,7 @@ class Context:
     engines: tuple[str, ...]
     window: int = 10
     dispatch: bool = True
+    api_workers: int = 1  # smsgate serve --workers
     wrk_threads: int = 1
     pg: PgServer | None = None
     scratch: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="smsgate-bench-")))

@@ -44,6 +44,7 @@ def _script(anchors: Path, script: str, name: str, logdir: Path, *, quick: bool)
     """Run one script, its output to a log and a ticker; return the result lines it added."""
     results = anchors / "results.jsonl"
     before = results.read_text() if results.exists() else ""
+    logdir.mkdir(parents=True, exist_ok=True)  # a run of the peers alone made no other logs
     log = logdir / f"peer-{name}.log"
     env = {**os.environ, "DUR": "5" if quick else "25"}
     ticker = Ticker(f"peer {name} ({script})", every=15)

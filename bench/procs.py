@@ -116,11 +116,17 @@ def wait_until(proc: Proc, ready: Callable[[], bool], what: str, timeout: float 
 
 
 def start_api(
-    url: str, logdir: Path, *, dispatch: bool, env: dict[str, str] | None = None
+    url: str,
+    logdir: Path,
+    *,
+    dispatch: bool,
+    env: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> tuple[Proc, str]:
     """``smsgate serve`` on a free port; returns it and its base URL once it answers."""
     port = free_port()
-    args = [SMSGATE, "serve", "--port", str(port)] + ([] if dispatch else ["--no-dispatch"])
+    args = [SMSGATE, "serve", "--port", str(port), "--workers", str(workers)]
+    args += [] if dispatch else ["--no-dispatch"]
     proc = start("smsgate", args, logdir, smsgate_env(url, **(env or {})))
     base = f"http://127.0.0.1:{port}"
 

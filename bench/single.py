@@ -45,9 +45,9 @@ def _engine(ctx: Context, engine: str) -> list[dict[str, Any]]:
                 world.add_sink(db, "sink-1", port, window=ctx.window)
                 world.route_all(db, ["sink-1"])
                 connector = "smpp"
-            api, base = start_api(url, logs, dispatch=ctx.dispatch)
+            api, base = start_api(url, logs, dispatch=ctx.dispatch, workers=ctx.api_workers)
             started.append(api)
-            meter.watch("smsgate", api.pid)
+            meter.watch("smsgate", api.pid, tree=ctx.api_workers > 1)
             if engine == "postgres" and ctx.pg is not None:
                 meter.watch("postgres", ctx.pg.postmaster_pid(), tree=True)
             load = _Load(ctx, db, base, meter)
