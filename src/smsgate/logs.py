@@ -27,7 +27,26 @@ def _redacted(url: httpx.URL) -> httpx.URL:
 
 
 def configure(level: str = "info", json: bool = False) -> None:
-    logging.basicConfig(level=level.upper(), format="%(message)s")
+    handler = logging.StreamHandler()
+    if json:
+        # The records of other libraries (httpx, httpcore, ...) as JSON lines too.
+        handler.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                processors=[
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info,
+                    structlog.processors.JSONRenderer(),
+                ],
+                foreign_pre_chain=[
+                    structlog.stdlib.add_log_level,
+                    structlog.stdlib.add_logger_name,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True),
+                ],
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     httpx_logger = logging.getLogger("httpx")
     if not any(isinstance(f, RedactUrls) for f in httpx_logger.filters):
         httpx_logger.addFilter(RedactUrls())
@@ -47,5 +66,9 @@ def configure(level: str = "info", json: bool = False) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        # One write() per line, its newline included: print() wrote the two apart, and a
+        # record of the standard library's handler (stderr, often the same file) could land
+        # between them, breaking a JSON line.
+        logger_factory=structlog.WriteLoggerFactory(),
         cache_logger_on_first_use=True,
     )

@@ -440,6 +440,8 @@ def _check_the_output_is_real(output: str, log_json: bool) -> None:
         events = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
         assert any(e.get("event") == "bind refused" for e in events)
         assert {e.get("level") for e in events} >= {"info", "warning"}
+        # other libraries' records are JSON lines too, each whole (one write per line)
+        assert any(str(e.get("logger", "")).startswith("httpcore") for e in events)
     else:
         assert "[warning  ] bind refused" in output
 

@@ -22,6 +22,7 @@ from smsgate.surfaces.admin.schemas import (
     TokenCreatedOut,
 )
 from smsgate.surfaces.deps import PathId, runtime
+from smsgate.surfaces.rendering import problem_responses
 
 router = APIRouter(tags=["admin: accounts"])
 
@@ -55,6 +56,7 @@ def accounts_out(session: Session, accounts: Sequence[Account]) -> list[AccountO
     response_model=AccountCreatedOut,
     status_code=201,
     summary="Create an account and its first token (shown once)",
+    responses=problem_responses(404),  # plan_not_found: the body names a plan that is not there
 )
 def create_account(body: AccountIn, request: Request, principal: Operator) -> AccountCreatedOut:
     with runtime(request).db.write() as session:
