@@ -30,7 +30,7 @@ from smsgate.inbound.models import OptOut
 from smsgate.kit.chunks import batched
 from smsgate.kit.fastinsert import FastInsert, reserve_ids
 from smsgate.kit.money import format_amount
-from smsgate.messaging import bulk
+from smsgate.messaging import bulk, refusals
 from smsgate.messaging.models import IdempotencyKey, Sending, messages_table, numbers_table
 from smsgate.messaging.prepare import Accepted, AcceptedMessage, PreparedSend
 from smsgate.messaging.status import MessageStatus, SendingStatus
@@ -148,13 +148,7 @@ def _check_opt_outs(prep: PreparedSend, opted_out: set[tuple[int, str]]) -> None
     account_id = prep.request.account_id
     bad = [d.msisdn for d in prep.destinations if (account_id, d.msisdn) in opted_out]
     if bad:
-        shown = ", ".join(f"+{n}" for n in bad[:5])
-        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-        raise InvalidRequest(
-            f"these numbers opted out of this account's messages: {shown}{more}",
-            field="to",
-            code="opted_out",
-        )
+        raise refusals.opted_out(bad)
 
 
 def _price(
@@ -170,11 +164,7 @@ def _price(
         if hit is None:
             rate = book.rate(dest.mcc, dest.mnc) if book else None
             if rate is None:
-                raise InvalidRequest(
-                    f"no rate for destination {dest.name} (+{dest.msisdn})",
-                    field="to",
-                    code="no_rate",
-                )
+                raise refusals.no_rate(dest.name, dest.msisdn)
             net, tax = charge_for(parts, rate, tax_rate)
             hit = cache[key] = (rate, net + tax)
         priced.append(hit)
@@ -201,9 +191,7 @@ def _check_routes(prep: PreparedSend, plan_id: int | None, routes: RouteTable) -
             req.requested_type,
         )
         if not routes.routable(facts):
-            raise InvalidRequest(
-                f"no route carries messages to {d.name} (+{d.msisdn})", field="to", code="no_route"
-            )
+            raise refusals.no_route(d.name, d.msisdn)
 
 
 def _decide(
@@ -456,35 +444,9 @@ def _insert_sending(
 
 
 # Column orders of the rows the send path writes (see smsgate.kit.fastinsert).
-_MESSAGE_COLUMNS = (
-    "account_id",
-    "sending_id",
-    "surface",
-    "sender",
-    "text",
-    "encoding",
-    "parts",
-    "status",
-    "requested_type",
-    "callback_url",
-    "created_at",
-    "updated_at",
-    "scheduled_at",
-    "next_attempt_at",
-    "valid_until",
-    "attempts",
-    "refunded",
-    "request_id",
-    "msisdn",
-    "destination",
-    "country",
-    "mcc",
-    "mnc",
-    "rate",
-    "price",
-)
-_FIRST_OWN = _MESSAGE_COLUMNS.index("request_id")
-_MSISDN = _MESSAGE_COLUMNS.index("msisdn")  # the columns after it differ per recipient
+_MESSAGE_COLUMNS = bulk.MESSAGE_COLUMNS
+_FIRST_OWN = _MESSAGE_COLUMNS.index("request_id")  # the columns after it differ per recipient
+_MSISDN = _MESSAGE_COLUMNS.index("msisdn")
 _CHUNK = 20_000  # rows per executemany of a sending
 _MESSAGES = FastInsert(messages_table, _MESSAGE_COLUMNS)
 _MESSAGES_WITH_IDS = FastInsert(messages_table, ("id", *_MESSAGE_COLUMNS))

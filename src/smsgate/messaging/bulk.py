@@ -18,7 +18,7 @@ import os
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,8 +30,8 @@ import structlog
 from sqlalchemy import Connection, bindparam, event, select
 from sqlalchemy.exc import DBAPIError
 
-from smsgate.errors import InvalidRequest
-from smsgate.kit.fastinsert import bind_value, copy_field, copy_rows, driver_errors
+from smsgate.kit.fastinsert import bind_value, copy_field, copy_rows, driver_errors, reserve_ids
+from smsgate.messaging import refusals
 from smsgate.messaging.models import messages_table, numbers_table
 from smsgate.messaging.prepare import PreparedSend
 from smsgate.messaging.status import MessageStatus
@@ -74,13 +74,7 @@ def check_opt_outs(prep: PreparedSend, opted_out: set[tuple[int, str]]) -> None:
         return
     bad = [m for m in _destinations(prep).msisdns if m in mine]
     if bad:
-        shown = ", ".join(f"+{n}" for n in bad[:5])
-        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-        raise InvalidRequest(
-            f"these numbers opted out of this account's messages: {shown}{more}",
-            field="to",
-            code="opted_out",
-        )
+        raise refusals.opted_out(bad)
 
 
 def check_routes(prep: PreparedSend, plan_id: int | None, routes: RouteTable) -> None:
@@ -108,10 +102,7 @@ def check_routes(prep: PreparedSend, plan_id: int | None, routes: RouteTable) ->
             req.requested_type,
         )
         if not routes.routable(facts):
-            name = place_name(destinations, kind)
-            raise InvalidRequest(
-                f"no route carries messages to {name} (+{msisdn})", field="to", code="no_route"
-            )
+            raise refusals.no_route(place_name(destinations, kind), msisdn)
 
 
 def price_places(prep: PreparedSend, book: RateBook | None, tax_rate: Decimal) -> PlacePrices:
@@ -128,11 +119,7 @@ def price_places(prep: PreparedSend, book: RateBook | None, tax_rate: Decimal) -
             # Places are numbered in order of first appearance, so the first recipient
             # without a rate is the first of the first place without one.
             first = destinations[destinations.kinds.index(kind)]
-            raise InvalidRequest(
-                f"no rate for destination {first.name} (+{first.msisdn})",
-                field="to",
-                code="no_rate",
-            )
+            raise refusals.no_rate(first.name, first.msisdn)
         net, tax = charge_for(parts, rate, tax_rate)
         rates.append(rate)
         prices.append(net + tax)
@@ -162,7 +149,9 @@ _SHARED = (
 )
 # The columns after the request id and the number: the same for every number of a place.
 _PLACE = ("destination", "country", "mcc", "mnc", "rate", "price")
-_COLUMNS = (*_SHARED, "request_id", "msisdn", *_PLACE)
+# The column order of every message row the send path writes (``accept`` too).
+MESSAGE_COLUMNS = (*_SHARED, "request_id", "msisdn", *_PLACE)
+_COLUMNS = MESSAGE_COLUMNS
 _CHUNK = 20_000  # numbers per statement (SQLite)
 _MARK = 0x100  # a number's place index, as the code point of a character before it
 _CACHE_KB = 65_536  # SQLite's page cache while a sending is written (docs/benchmarks.md)
@@ -244,7 +233,10 @@ def write_messages(
         copy_rows(connection, messages_table, _COLUMNS, lines)
         numbers_of_sending(connection, sending_id)
     elif _has_json(connection):
+        # The rowids SQLite gives these rows (reserve_ids): max(id) + 1 onwards.
+        ids = reserve_ids(connection, messages_table, len(destinations))
         _write_sqlite(connection, destinations, shared, places, prefix, start)
+        _write_numbers_sqlite(connection, req.account_id, sending_id, ids, destinations.msisdns)
     else:  # pragma: no cover - an SQLite built without JSON
         rows = (
             (*shared, f"{prefix}{n:012x}", msisdn, *places[kind])
@@ -348,7 +340,6 @@ def _write_sqlite(
         marks = [chr(_MARK + kind) for kind in range(len(places))]
         msisdns, kinds = destinations.msisdns, destinations.kinds
         encode = msgspec.json.encode
-        first = _next_id(cursor)
         for offset in range(0, len(msisdns), _CHUNK):
             end = offset + _CHUNK
             numbers = encode(
@@ -358,26 +349,23 @@ def _write_sqlite(
                 ]
             ).decode()
             cursor.execute(insert, (*shared, prefix, start + offset, numbers))
-        if _next_id(cursor) == first + len(msisdns):
-            _write_numbers_sqlite(cursor, shared[0], first, msisdns)
-        else:  # pragma: no cover - the writer lock makes the ids consecutive
-            numbers_of_sending(connection, shared[1])
         cursor.execute(f"DELETE FROM temp.{_PLACES_TABLE}")  # noqa: S608
         cursor.execute(f"PRAGMA cache_size={int(cache)}")
         _checkpoint_later(connection, cursor)
 
 
-def _next_id(cursor: Any) -> int:
-    """The rowid SQLite gives the next message: one more than the largest."""
-    cursor.execute(f"SELECT max(id) FROM {messages_table.name}")  # noqa: S608
-    return int(cursor.fetchone()[0] or 0) + 1
-
-
-def _write_numbers_sqlite(cursor: Any, account: Any, first: int, msisdns: list[str]) -> None:
+def _write_numbers_sqlite(
+    connection: Connection, account_id: int, sending_id: int, ids: Sequence[int], msisdns: list[str]
+) -> None:
     """The sending's ``message_numbers`` in the table's order, from the numbers in memory:
-    the message of ``msisdns[i]`` has id ``first + i`` (the writer lock, held since before
-    the first row, makes them consecutive), so the rows are not read back. Sorted here and
-    written in chunks: a sort by SQLite of one array of all numbers cost 60 MB more."""
+    the message of ``msisdns[i]`` has id ``ids[i]`` (the writer lock, held since before the
+    first row, keeps them free), so the rows are not read back. Sorted here and written in
+    chunks: a sort by SQLite of one array of all numbers cost 60 MB more. Should the rows
+    have got other ids after all, the numbers are read from them instead."""
+    if not ids or reserve_ids(connection, messages_table, 1)[0] != ids[-1] + 1:
+        numbers_of_sending(connection, sending_id)
+        return
+    first = ids[0]
     order = sorted(range(len(msisdns)), key=msisdns.__getitem__)
     sql = (
         f"INSERT INTO {numbers_table.name} (account_id, msisdn, message_id) "  # noqa: S608
@@ -385,9 +373,10 @@ def _write_numbers_sqlite(cursor: Any, account: Any, first: int, msisdns: list[s
         "FROM json_each(?) AS j"
     )
     encode = msgspec.json.encode
-    for offset in range(0, len(order), _CHUNK):
-        pairs = [(msisdns[i], i) for i in order[offset : offset + _CHUNK]]
-        cursor.execute(sql, (account, first, encode(pairs).decode()))
+    with driver_errors(connection, sql) as cursor:
+        for offset in range(0, len(order), _CHUNK):
+            pairs = [(msisdns[i], i) for i in order[offset : offset + _CHUNK]]
+            cursor.execute(sql, (account_id, first, encode(pairs).decode()))
 
 
 def numbers_of_sending(connection: Connection, sending_id: int) -> None:
