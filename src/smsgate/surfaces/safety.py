@@ -4,13 +4,17 @@ database refuses, 500 otherwise).
 
 Starlette's handler for ``Exception`` answers and then re-raises, which makes the server
 drop the keep-alive connection; this middleware answers and keeps the connection.
+
+A client that hangs up before its request body has arrived is nobody's error: there is no
+one to answer and nothing was accepted (a send is taken only from a whole body), so it is
+logged at info, not as an unexpected error with a traceback.
 """
 
 from __future__ import annotations
 
 import structlog
 from sqlalchemy.exc import DataError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smsgate.db import outage
@@ -43,6 +47,8 @@ class CatchAll:
 
         try:
             await self.app(scope, receive, tracking)
+        except ClientDisconnect:
+            log.info("client disconnected before its request was read", path=scope.get("path"))
         except Exception as exc:
             if started:
                 raise
