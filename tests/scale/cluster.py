@@ -114,11 +114,11 @@ class Cluster:
             **self.settings,
         }
 
-    def _start(self, name: str, args: list[str]) -> Proc:
+    def _start(self, name: str, args: list[str], **env: str) -> Proc:
         log = self.logs / f"{name}.log"
         with log.open("ab") as out:
             popen = subprocess.Popen(
-                [SMSGATE, *args], env=self.env(), stdout=out, stderr=subprocess.STDOUT
+                [SMSGATE, *args], env={**self.env(), **env}, stdout=out, stderr=subprocess.STDOUT
             )
         proc = Proc(name, popen, log)
         self.procs.append(proc)
@@ -142,7 +142,8 @@ class Cluster:
         return proc, base
 
     def worker(self) -> Proc:
-        return self._start(f"worker-{len(self.procs)}", ["worker"])
+        # info: its binds and connector changes are in its log when a test fails
+        return self._start(f"worker-{len(self.procs)}", ["worker"], SMSGATE_LOG_LEVEL="info")
 
     def kill(self, proc: Proc) -> None:
         proc.popen.send_signal(signal.SIGKILL)
@@ -217,6 +218,22 @@ def settled(db: Database) -> int:
     return count(db, Message.status.notin_([MessageStatus.QUEUED, MessageStatus.SCHEDULED]))
 
 
+def snapshot(db: Database) -> str:
+    """Where a run stands, for a wait that ran out: messages by status, the connector's lease,
+    and how many queued messages each process has claimed."""
+    with db.read() as s:
+        by_status = dict(s.execute(select(Message.status, func.count()).group_by(Message.status)))
+        claimed = dict(
+            s.execute(
+                select(Message.lease_owner, func.count())
+                .where(Message.status == MessageStatus.QUEUED, Message.lease_owner.is_not(None))
+                .group_by(Message.lease_owner)
+            )
+        )
+        holders = leases.holders(s, utcnow())
+    return f"messages {by_status}, connector leases {holders}, claimed {claimed}"
+
+
 def wait_all_final(db: Database, total: int, timeout: float) -> float:
     """Seconds until every one of ``total`` messages is final."""
     started = time.monotonic()
@@ -226,9 +243,7 @@ def wait_all_final(db: Database, total: int, timeout: float) -> float:
             lambda: count(db, Message.status.in_(final)) == total, timeout=timeout, interval=0.5
         )
     except AssertionError:
-        with db.read() as s:
-            by_status = s.execute(select(Message.status, func.count()).group_by(Message.status))
-            raise AssertionError(f"not all final: {dict(by_status.all())}") from None
+        raise AssertionError(f"not all final: {snapshot(db)}") from None
     return time.monotonic() - started
 
 

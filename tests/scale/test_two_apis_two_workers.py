@@ -31,6 +31,7 @@ from tests.scale.cluster import (
     numbers,
     send_load,
     settled,
+    snapshot,
     wait_all_final,
 )
 from tests.support.factories import make_customer
@@ -49,7 +50,10 @@ def _kill_holder(db: Database, cluster: Cluster, workers: list[Proc], total: int
     other worker must take the connector over within the lease and a refresh. Returns the
     numbers the victim had claimed and not recorded: the only messages it may have sent
     without the database knowing (docs/connectors.md, "At least once")."""
-    wait_for(lambda: settled(db) >= total // 3, timeout=300, interval=0.1)
+    try:
+        wait_for(lambda: settled(db) >= total // 3, timeout=300, interval=0.1)
+    except AssertionError:
+        raise AssertionError(f"a third never reached the SMSC: {snapshot(db)}") from None
     victim = next(w for w in workers if w.pid == holder_pid(db))
     survivor = next(w for w in workers if w is not victim)
     cluster.kill(victim)

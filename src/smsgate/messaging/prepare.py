@@ -6,7 +6,6 @@ holds up the writer.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,10 +17,9 @@ from smsgate.kit.text import storable
 from smsgate.kit.time import in_range
 from smsgate.messaging.segments import SegmentCount, count_segments
 from smsgate.numbering import Destination, Destinations, resolve_many
+from smsgate.senders.names import check_sender
 from smsgate.webhooks.ssrf import literal_refusal
 
-ALPHA_SENDER = re.compile(r"^[A-Za-z0-9 .\-_&]{1,11}$")
-NUMERIC_SENDER = re.compile(r"^\+?\d{1,15}$")
 ROUTE_TYPES = frozenset({"default", "infobip", "twilio", "messente", "trumpia"})
 
 
@@ -79,19 +77,6 @@ class Accepted:
     status: str
     created_at: datetime
     messages: list[AcceptedMessage] = field(default_factory=list)
-
-
-def check_sender(sender: str) -> str:
-    sender = sender.strip()
-    if not sender:
-        raise InvalidRequest("a sender name is required", field="sender", code="sender_required")
-    if not (ALPHA_SENDER.match(sender) or NUMERIC_SENDER.match(sender)):
-        raise InvalidRequest(
-            f"sender {sender!r} must be up to 11 letters/digits or a number of up to 15 digits",
-            field="sender",
-            code="invalid_sender",
-        )
-    return sender
 
 
 def check_callback_url(url: str | None, *, allow_private: bool = False) -> str | None:

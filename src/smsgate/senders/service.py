@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 
 from smsgate.accounts.service import get_account
 from smsgate.errors import InvalidRequest, NotFound
-from smsgate.messaging.prepare import check_sender
 from smsgate.senders.models import Sender, SenderStatus
+from smsgate.senders.names import check_sender
 
 
 def request_sender(
