@@ -9,9 +9,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from smsgate.accounts.service import get_account
-from smsgate.billing import invoices
+from smsgate.billing import documents, invoices
 from smsgate.billing.models import BalanceKind
-from smsgate.billing.pdf import render_invoice_pdf
 from smsgate.dashboard.web import Customer, account_of, page_router, render, runtime, see_other
 from smsgate.errors import InvalidRequest
 from smsgate.kit.money import InvalidAmount, parse_amount
@@ -68,7 +67,7 @@ async def invoice_pdf(request: Request, viewer: Customer, invoice_id: int) -> Re
         with rt.db.read() as session:
             invoice = invoices.get_invoice(session, account_of(viewer), invoice_id)
             account = get_account(session, invoice.account_id)
-            return render_invoice_pdf(invoice, account, rt.settings), invoice.number
+            return documents.invoice_pdf(invoice, account, rt.settings), invoice.number
 
     pdf, number = await run_in_threadpool(load)
     return Response(

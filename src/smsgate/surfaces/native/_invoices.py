@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from smsgate.accounts.service import Principal, get_account
 from smsgate.billing import invoices
+from smsgate.billing.documents import invoice_pdf
 from smsgate.billing.models import Invoice, InvoiceStatus
 from smsgate.billing.schemas import InvoiceIn, InvoiceOut, InvoicePage
 from smsgate.errors import InvalidRequest
@@ -97,11 +98,8 @@ def get_invoice_pdf(invoice_id: PathId, request: Request, principal: Customer) -
         invoice = invoices.get_invoice(session, _account_id(principal), invoice_id)
         account = get_account(session, invoice.account_id)
     disposition = f'attachment; filename="{pdf_filename(invoice.number)}"'
-    # fpdf2 and Pillow are a fifth of the server's start-up: loaded with the first PDF
-    from smsgate.billing.pdf import render_invoice_pdf
-
     return Response(
-        render_invoice_pdf(invoice, account, rt.settings),
+        invoice_pdf(invoice, account, rt.settings),
         media_type="application/pdf",
         headers={"Content-Disposition": disposition},
     )

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from smsgate.accounts.service import get_account
+from smsgate.billing.documents import invoice_pdf
 from smsgate.billing.invoices import create_invoice, get_invoice, list_invoices
 from smsgate.billing.models import BalanceKind, Invoice, InvoiceType
 from smsgate.errors import InvalidRequest
@@ -134,10 +135,7 @@ async def download_bill(call: Call) -> Response:
     def work(session: Session) -> tuple[bytes, str]:
         invoice = get_invoice(session, call.account_id, bill_id)
         account = get_account(session, call.account_id)
-        # fpdf2 and Pillow are a fifth of the server's start-up: loaded with the first PDF
-        from smsgate.billing.pdf import render_invoice_pdf
-
-        return render_invoice_pdf(invoice, account, call.rt.settings), invoice.number
+        return invoice_pdf(invoice, account, call.rt.settings), invoice.number
 
     pdf, number = await call.read(work)
     filename = re.sub(r"[^A-Za-z0-9_-]+", "-", number) + ".pdf"
