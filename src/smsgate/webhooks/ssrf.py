@@ -16,8 +16,10 @@ own network can see: the database, a metadata service, the admin API on loopback
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterable
 
 import anyio
@@ -136,13 +138,20 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     def __init__(
         self, *, allow_private: bool, max_connections: int, resolve: Resolver = system_resolver
     ) -> None:
-        super().__init__(trust_env=False)
+        super().__init__(verify=_tls(), trust_env=False)
         # httpx has no public parameter for httpcore's network backend, so the pool that
         # its constructor made is replaced by an equivalent one that has ours.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=_tls(),
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
             keepalive_expiry=5.0,
             network_backend=GuardedBackend(allow_private, resolve),
         )
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One verifying TLS context for the process: loading the CA bundle takes about 50 ms,
+    which every transport (each server start, in the tests hundreds) paid twice."""
+    return httpx.create_ssl_context(trust_env=False)
