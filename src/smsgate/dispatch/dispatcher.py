@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import socket
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -49,12 +50,22 @@ from smsgate.routing.service import RoutingFacts
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
-# How long a message that no healthy connector can take waits before it is tried again.
+# How long a message that no healthy connector can take waits before it is tried again: at
+# most this, at least half of it (no_connector_wait). The jitter matters: a connection that
+# drops on a fixed period (an SMSC cutting idle or long sessions every N seconds) seen again
+# after exactly 5 s is seen at the same phase of its period, down each time while it is up
+# half the time; messages waited a minute behind a connector that was bound every second.
 NO_CONNECTOR_WAIT = timedelta(seconds=5)
 # How long a message waits when its route's connectors are held by another dispatcher: it is
 # given back quickly so that the holder claims it.
 HELD_ELSEWHERE_WAIT = timedelta(seconds=0.2)
 Routed = tuple[Claimed, list[str]]
+
+
+def no_connector_wait() -> timedelta:
+    return NO_CONNECTOR_WAIT * random.uniform(0.5, 1.0)
+
+
 Answered = tuple[str, list[Claimed], list[SubmitResult]]
 
 
@@ -292,7 +303,7 @@ class Dispatcher:
                 for name, batch, results in answered:
                     record_submits(session, self.owner, name, batch, results, now, self.retry)
                 release(
-                    session, self.owner, [c.message.id for c in waiting], now + NO_CONNECTOR_WAIT
+                    session, self.owner, [c.message.id for c in waiting], now + no_connector_wait()
                 )
                 release(
                     session,
