@@ -30,8 +30,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# Modules whose tests start processes and run for tens of seconds each: collected first, so
+# that xdist's workers share them from the start instead of one worker finishing the run
+# alone with one of them while the other is idle (about a minute of the suite's time).
+LONG_FIRST = (
+    "tests/scale/",
+    "tests/dispatch/test_npm_smsc.py",
+    "tests/hardening/test_kill.py",
+    "tests/test_processes.py",
+    "tests/test_bench_smoke.py",
+    "tests/test_crash.py",
+    "tests/test_soak_smoke.py",
+    "tests/hardening/test_auth_limits.py",
+    "tests/hardening/test_schemathesis.py",
+    "tests/test_cli.py",
+)
+
+
+def _long_first(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    return next((i for i, p in enumerate(LONG_FIRST) if path.startswith(p)), len(LONG_FIRST))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``slow`` run only with ``--runslow`` or when ``-m`` names the marker."""
+    """Long modules first (``LONG_FIRST``); tests marked ``slow`` run only with
+    ``--runslow`` or when ``-m`` names the marker."""
+    items.sort(key=_long_first)  # stable: each module's tests keep their order
     if config.getoption("--runslow") or "slow" in (config.getoption("-m") or ""):
         return
     skip = pytest.mark.skip(reason="slow: run with --runslow or -m slow")

@@ -1,8 +1,10 @@
-"""The operator CLI, driven through the real ``smsgate`` console script in a subprocess.
+"""The operator CLI, each command in a process of its own: forked from one that imported the
+CLI once (tests/support/cli.py), the installed ``smsgate`` console script where the script
+itself is the subject (``--help``, a bad option's exit code, ``db upgrade``).
 
 The commands that change the database run on SQLite and PostgreSQL (``db_url``); the error
-paths, ``db upgrade`` and ``serve --help`` run on SQLite only. Each subprocess costs about
-half a second, so every test runs as few as it needs (38 in all).
+paths, ``db upgrade`` and ``serve --help`` run on SQLite only. A forked command costs a
+tenth of a second or so, the console script over a second (its imports).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from smsgate.pricing.models import PricePlan
 from smsgate.pricing.service import list_rates
 from smsgate.senders.models import SenderStatus
 from smsgate.senders.service import find_sender, list_senders
+from tests.support.cli import smsgate as forked
 from tests.support.factories import make_customer
 
 _BIN = Path(sys.executable).parent
@@ -42,20 +45,25 @@ Result = subprocess.CompletedProcess[str]
 Cli = Callable[..., Result]
 
 
-def run(url: str, cwd: Path, command: str, *more: str, env: dict[str, str] | None = None) -> Result:
-    """``smsgate <command> <more...>`` against ``url``; ``command`` is split like a shell."""
+def run(
+    url: str,
+    cwd: Path,
+    command: str,
+    *more: str,
+    env: dict[str, str] | None = None,
+    script: bool = False,
+) -> Result:
+    """``smsgate <command> <more...>`` against ``url``; ``command`` is split like a shell.
+    ``script``: through the installed console script rather than a forked child."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("SMSGATE_")}
     environ.update(SMSGATE_DATABASE_URL=url, NO_COLOR="1", COLUMNS="200", **(env or {}))
+    args = [*shlex.split(command), *more]
     # cwd: the test's own directory, so that no stray .env file is read
-    return subprocess.run(
-        [SMSGATE, *shlex.split(command), *more],
-        env=environ,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    if script:
+        return subprocess.run(
+            [SMSGATE, *args], env=environ, cwd=cwd, capture_output=True, text=True, timeout=60
+        )
+    return forked(args, env=environ, cwd=cwd)
 
 
 def ok(result: Result) -> str:
@@ -273,7 +281,7 @@ def test_malformed_setting_is_one_line(sqlite_url: str, tmp_path: Path) -> None:
 def test_db_upgrade_creates_a_fresh_sqlite_file(tmp_path: Path) -> None:
     path = tmp_path / "fresh.db"
     url = f"sqlite:///{path}"
-    assert "up to date" in ok(run(url, tmp_path, "db upgrade"))
+    assert "up to date" in ok(run(url, tmp_path, "db upgrade", script=True))
     database = Database(url)
     try:
         tables = set(inspect(database.engine).get_table_names())
@@ -283,7 +291,7 @@ def test_db_upgrade_creates_a_fresh_sqlite_file(tmp_path: Path) -> None:
 
 
 def test_serve_help(tmp_path: Path) -> None:
-    out = ok(run(f"sqlite:///{tmp_path / 'unused.db'}", tmp_path, "serve --help"))
+    out = ok(run(f"sqlite:///{tmp_path / 'unused.db'}", tmp_path, "serve --help", script=True))
     assert "--port" in out
     assert "--host" in out
     assert not (tmp_path / "unused.db").exists()  # --help touches no database
@@ -301,24 +309,15 @@ def test_cli_token_and_money_actions_are_audited(tmp_path: Path) -> None:
     make_plan(db)
     customer = make_customer(db)
     env = {**os.environ, "SMSGATE_DATABASE_URL": url}
-    smsgate = str(Path(sys.executable).with_name("smsgate"))
-    made = subprocess.run(
-        [smsgate, "tokens", "create", "--account", str(customer.account_id), "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
+    made = forked(
+        ["tokens", "create", "--account", str(customer.account_id), "--json"], env=env, cwd=tmp_path
     )
     token_id = json.loads(made.stdout)["id"]
-    subprocess.run(
-        [smsgate, "tokens", "revoke", str(token_id)], env=env, check=True, capture_output=True
-    )
-    subprocess.run(
-        [smsgate, "accounts", "topup", "--account", str(customer.account_id), "--amount", "3"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    for args in (
+        ["tokens", "revoke", str(token_id)],
+        ["accounts", "topup", "--account", str(customer.account_id), "--amount", "3"],
+    ):
+        assert forked(args, env=env, cwd=tmp_path).returncode == 0
     with db.read() as session:
         actions = [(e.action, e.target) for e in session.query(AuditEntry).order_by(AuditEntry.id)]
     db.dispose()
@@ -332,10 +331,9 @@ def test_cli_token_and_money_actions_are_audited(tmp_path: Path) -> None:
 def test_connectors_and_routes_commands(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'routes.db'}"
     env = {**os.environ, "SMSGATE_DATABASE_URL": url}
-    smsgate = str(Path(sys.executable).with_name("smsgate"))
 
     def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([smsgate, *args], env=env, capture_output=True, text=True)
+        done = forked(args, env=env, cwd=tmp_path)
         assert (done.returncode == 0) == ok, done.stderr
         assert "Traceback" not in done.stderr
         return done

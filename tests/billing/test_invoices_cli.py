@@ -15,6 +15,7 @@ from smsgate.billing import invoices, ledger
 from smsgate.billing.models import Invoice, InvoiceStatus
 from smsgate.config import Settings
 from smsgate.db import Database
+from tests.support.cli import smsgate as forked
 
 _BIN = Path(sys.executable).parent
 SMSGATE = shutil.which("smsgate", path=str(_BIN)) or str(_BIN / "smsgate")
@@ -25,15 +26,7 @@ Result = subprocess.CompletedProcess[str]
 def smsgate(url: str, cwd: Path, *args: str) -> Result:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("SMSGATE_")}
     environ.update(SMSGATE_DATABASE_URL=url, NO_COLOR="1", COLUMNS="200")
-    return subprocess.run(
-        [SMSGATE, *args],
-        env=environ,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return forked(args, env=environ, cwd=cwd)
 
 
 def one_line(result: Result) -> str:

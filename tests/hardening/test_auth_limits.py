@@ -338,7 +338,7 @@ def test_two_api_processes_share_one_limit(
         "SMSGATE_DASHBOARD_SIGNIN_PER_EMAIL": "3",
     }
     with Cluster(db_url, tmp_path, settings=limited) as cluster:
-        bases = [cluster.api()[1] for _ in range(2)]
+        bases = [base for _, base in cluster.apis(2)]
         clients = [httpx.Client(base_url=b, timeout=30) for b in bases]
         try:
             for n, (name, method, path, how, check) in enumerate(SURFACES):

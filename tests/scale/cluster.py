@@ -126,11 +126,18 @@ class Cluster:
 
     def api(self) -> tuple[Proc, str]:
         """An API process on its own loopback port, once it answers; returns it and its URL."""
-        port = free_port()
-        proc = self._start(f"api-{port}", ["serve", "--no-dispatch", "--port", str(port)])
-        base = f"http://127.0.0.1:{port}"
+        return self.apis(1)[0]
 
-        def up() -> bool:
+    def apis(self, n: int) -> list[tuple[Proc, str]]:
+        """``n`` API processes started together (each takes seconds to import and migrate
+        its view of the schema), returned once all of them answer."""
+        started = []
+        for _ in range(n):
+            port = free_port()
+            proc = self._start(f"api-{port}", ["serve", "--no-dispatch", "--port", str(port)])
+            started.append((proc, f"http://127.0.0.1:{port}"))
+
+        def up(proc: Proc, base: str) -> bool:
             if not proc.alive():
                 raise AssertionError(f"{proc.name} exited:\n{proc.log.read_text()}")
             try:
@@ -138,8 +145,9 @@ class Cluster:
             except httpx.HTTPError:
                 return False
 
-        wait_for(up, timeout=30, interval=0.1)
-        return proc, base
+        for proc, base in started:
+            wait_for(lambda proc=proc, base=base: up(proc, base), timeout=30, interval=0.1)
+        return started
 
     def worker(self) -> Proc:
         # info: its binds and connector changes are in its log when a test fails

@@ -75,8 +75,8 @@ def _run(db: Database, db_url: str, modules: Path, tmp_path: Path, total: int, k
     with running_smsc(modules, record=record) as smsc:
         connect_smsc(db, smsc, binds=2, window=50)
         with Cluster(db_url, tmp_path) as cluster:
-            bases = [cluster.api()[1] for _ in range(2)]
             workers = [cluster.worker() for _ in range(2)]
+            bases = [base for _, base in cluster.apis(2)]
             assert wait_for(lambda: holder_pid(db), timeout=20) in {w.pid for w in workers}
             started = time.monotonic()
             load = send_load(bases, customers, to, singles=total // 10, chunk=total // 20)

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import stat
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -42,6 +41,7 @@ from smsgate.connectors.vault import (
 )
 from smsgate.db import Database
 from smsgate.errors import InvalidRequest
+from tests.support.cli import smsgate as forked
 
 SMSGATE = shutil.which("smsgate", path=str(Path(sys.executable).parent)) or "smsgate"
 
@@ -202,9 +202,7 @@ def test_the_cli_and_the_admin_api_never_show_a_credential(
     }
 
     def cli(*args: str) -> str:
-        done = subprocess.run(
-            [SMSGATE, "connectors", *args], env=env, cwd=tmp_path, capture_output=True, text=True
-        )
+        done = forked(["connectors", *args], env=env, cwd=tmp_path)
         assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
         return done.stdout
 
