@@ -1,6 +1,7 @@
 """The operator CLI, each command in a process of its own: forked from one that imported the
 CLI once (tests/support/cli.py), the installed ``smsgate`` console script where the script
-itself is the subject (``--help``, a bad option's exit code, ``db upgrade``).
+itself is the subject (``serve --help``, ``db upgrade`` of a fresh file, an over-long SMPP
+field).
 
 The commands that change the database run on SQLite and PostgreSQL (``db_url``); the error
 paths, ``db upgrade`` and ``serve --help`` run on SQLite only. A forked command costs a
@@ -312,6 +313,7 @@ def test_cli_token_and_money_actions_are_audited(tmp_path: Path) -> None:
     made = forked(
         ["tokens", "create", "--account", str(customer.account_id), "--json"], env=env, cwd=tmp_path
     )
+    assert made.returncode == 0, made.stderr
     token_id = json.loads(made.stdout)["id"]
     for args in (
         ["tokens", "revoke", str(token_id)],

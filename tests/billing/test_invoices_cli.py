@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,9 +14,6 @@ from smsgate.billing.models import Invoice, InvoiceStatus
 from smsgate.config import Settings
 from smsgate.db import Database
 from tests.support.cli import smsgate as forked
-
-_BIN = Path(sys.executable).parent
-SMSGATE = shutil.which("smsgate", path=str(_BIN)) or str(_BIN / "smsgate")
 
 Result = subprocess.CompletedProcess[str]
 

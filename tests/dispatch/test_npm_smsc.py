@@ -225,16 +225,10 @@ def test_sending_survives_dropped_connections(
         _connect(db, smsc, binds=2, window=50, reconnect_min=0.2, reconnect_max=1.0)
         time.sleep(2.5)
         started = time.monotonic()
+        # 10-36 s here; a minute or more when messages without a bound connector were looked
+        # at again in step with the drops (dispatch/dispatcher.py no_connector_wait)
         sending_id, cost = _send_and_settle(
-            # 10-20 s here; a minute or more when messages without a bound connector were
-            # looked at again in step with the drops (dispatch/dispatcher.py no_connector_wait)
-            db,
-            client,
-            receiver,
-            smsc,
-            c,
-            size,
-            timeout=45 + size / 50,
+            db, client, receiver, smsc, c, size, timeout=45 + size / 50
         )
         elapsed = time.monotonic() - started
         counters = smsc.stats()

@@ -7,8 +7,8 @@ of them. Here one process per test worker imports ``smsgate.cli`` once
 environment, working directory, arguments and standard streams and runs the console
 script's entry point (``smsgate.cli:main``), so settings, exit codes and output are the
 command's own, in a process that ends with it. Nothing is shared with the test's process.
-``tests/test_cli.py`` still runs the installed console script itself for the paths that
-concern it (``--help``, the exit code of a bad option, ``db upgrade``).
+``tests/test_cli.py`` still runs the installed console script itself where the script is
+the subject (``serve --help``, ``db upgrade`` of a fresh file, an over-long SMPP field).
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def _start() -> subprocess.Popen[str]:
             [sys.executable, str(_ZYGOTE)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            # inherited: only the zygote's own failure (an import) writes here; each child
+            # has its command's stderr file
             text=True,
             cwd=root,
             env={k: v for k, v in os.environ.items() if not k.startswith("SMSGATE_")},
@@ -91,7 +92,10 @@ def smsgate(
         assert zygote.stdin is not None
         zygote.stdin.write(json.dumps(request) + "\n")
         zygote.stdin.flush()
-        pid = int(_line(zygote, 30) or "0")
+        forked = _line(zygote, 30)
+        if forked is None:
+            raise RuntimeError("the CLI zygote did not fork within 30 s")
+        pid = int(forked)
         code = _line(zygote, timeout)
         if code is None:
             os.kill(pid, signal.SIGKILL)

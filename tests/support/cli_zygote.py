@@ -12,7 +12,7 @@ import os
 import sys
 import traceback
 
-import smsgate.cli  # the second and a half every command would otherwise spend importing
+import smsgate.cli  # the 1.2 s every command would otherwise spend importing
 
 
 def _child(request: dict[str, object], protocol: tuple[int, int]) -> None:

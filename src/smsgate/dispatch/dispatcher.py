@@ -60,13 +60,11 @@ NO_CONNECTOR_WAIT = timedelta(seconds=5)
 # given back quickly so that the holder claims it.
 HELD_ELSEWHERE_WAIT = timedelta(seconds=0.2)
 Routed = tuple[Claimed, list[str]]
+Answered = tuple[str, list[Claimed], list[SubmitResult]]
 
 
 def no_connector_wait() -> timedelta:
     return NO_CONNECTOR_WAIT * random.uniform(0.5, 1.0)
-
-
-Answered = tuple[str, list[Claimed], list[SubmitResult]]
 
 
 class Dispatcher:

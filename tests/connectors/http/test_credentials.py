@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
-import sys
 import threading
 from pathlib import Path
 
@@ -42,8 +40,6 @@ from smsgate.connectors.vault import (
 from smsgate.db import Database
 from smsgate.errors import InvalidRequest
 from tests.support.cli import smsgate as forked
-
-SMSGATE = shutil.which("smsgate", path=str(Path(sys.executable).parent)) or "smsgate"
 
 
 def test_a_sealed_value_opens_only_with_its_key() -> None:
