@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import IO
 
 import structlog
-from openpyxl import load_workbook
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -224,6 +223,10 @@ def _csv_cells(raw: IO[bytes]) -> Iterator[tuple[int, str, float]]:
 
 
 def _xlsx_cells(raw: IO[bytes]) -> Iterator[tuple[int, str, float]]:
+    # imported here: openpyxl is a third of a second of every process's start-up, and only
+    # an uploaded workbook needs it
+    from openpyxl import load_workbook
+
     book = load_workbook(raw, read_only=True, data_only=True)
     try:
         sheet = book.worksheets[0]
