@@ -1,17 +1,30 @@
-"""The ASGI application: every API surface, one process-wide runtime."""
+"""The ASGI application: every API surface, one process-wide runtime.
+
+It comes in two parts because FastAPI's route table is costly to make ready: on the first
+request a table serves, FastAPI analyses every route's signature (its dependencies,
+parameters and body models), about half a second for smsgate's routes. ``surfaces()``
+builds that table once per process and knows no settings; a ``Gateway`` is one smsgate on
+its settings (its runtime, dashboard state, body limit and fast lane) and serves through
+it. A server process makes one gateway. The test suite makes one per test, which now costs
+a runtime instead of a route analysis each time.
+"""
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.datastructures import State
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.routing import BaseRoute, Router
+from starlette.types import Receive, Scope, Send
 
 from smsgate import dashboard
 from smsgate.config import Settings, get_settings
@@ -19,6 +32,7 @@ from smsgate.errors import InvalidRequest, NotFound, SmsgateError
 from smsgate.runtime import Runtime
 from smsgate.surfaces import callbacks, devsms, native, service, smsby, smsgic
 from smsgate.surfaces.admin import router as admin_router
+from smsgate.surfaces.deps import STATE_KEY
 from smsgate.surfaces.fastlane import FastLane
 from smsgate.surfaces.limits import BodyLimit
 from smsgate.surfaces.rendering import render_error
@@ -35,65 +49,17 @@ def freeze_long_lived() -> None:
     gc.freeze()
 
 
-class Gateway(FastAPI):
-    """FastAPI with a short way in for the hot routes (``surfaces.fastlane``)."""
-
-    lane: FastLane | None = None
-    _lane_stack: ASGIApp | None = None
-
-    def use_fast_lane(self, lane: FastLane, max_body_bytes: int) -> None:
-        self.lane = lane
-        self._lane_stack = CatchAll(BodyLimit(lane, max_bytes=max_body_bytes))
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.lane is not None and self._lane_stack is not None and self.lane.serves(scope):
-            scope["app"] = self  # what Request.app (the runtime's home) reads
-            await self._lane_stack(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
-
-
-# How ``smsgate serve --workers N`` tells its worker processes whether to dispatch.
-DISPATCH_ENV = "SMSGATE_SERVE_DISPATCH"
-
-
-def served_app() -> FastAPI:
-    """The app of one worker process of ``smsgate serve --workers N`` (settings from the
-    environment, as the parent read them)."""
-    return create_app(dispatch=os.environ.get(DISPATCH_ENV, "1") != "0", freeze_gc=True)
-
-
-def create_app(
-    settings: Settings | None = None, *, dispatch: bool = True, freeze_gc: bool = False
-) -> FastAPI:
-    settings = settings or get_settings()
-    runtime = Runtime(settings, dispatch=dispatch)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await runtime.start()
-        if freeze_gc:
-            freeze_long_lived()
-        try:
-            yield
-        finally:
-            await runtime.stop()
-
-    app = Gateway(
+@functools.cache
+def surfaces() -> FastAPI:
+    """Every route of every surface, with the error handlers that render each surface's
+    error shape: one per process, shared by its gateways."""
+    app = FastAPI(
         title="smsgate",
         version="0.1.0",
         description="Self-hosted SMS gateway: native API `/v1`, plus the SMSgic, devsms.uz "
         "and sms.by surfaces.",
-        lifespan=lifespan,
     )
-    app.state.runtime = runtime
-    hot_routes = {
-        ("POST", "/v1/messages"): native.send_messages,
-        ("POST", "/api/send_sms.php"): devsms.send_sms,
-    }
-    app.use_fast_lane(FastLane(hot_routes), settings.max_body_bytes)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(CatchAll)  # outermost of ours: also catches what BodyLimit raises
+    app.add_middleware(CatchAll)  # inside Starlette's error middleware, which would answer 500
     app.include_router(service.router)
     app.include_router(native.router)
     app.include_router(callbacks.router)
@@ -101,8 +67,12 @@ def create_app(
     app.include_router(devsms.router)
     app.include_router(smsgic.router)
     app.include_router(smsby.router)
-    dashboard.mount(app, settings)  # /app (customers) and /admin (operator): docs/dashboard.md
+    dashboard.mount(app)  # /app (customers) and /admin (operator): docs/dashboard.md
+    _handle_errors(app)
+    return app
 
+
+def _handle_errors(app: FastAPI) -> None:
     @app.exception_handler(SmsgateError)
     async def smsgate_error(request: Request, exc: SmsgateError) -> Response:
         return render_error(request, exc)
@@ -128,4 +98,71 @@ def create_app(
         error.status = exc.status_code
         return render_error(request, error)
 
-    return app
+
+class Gateway:
+    """One smsgate on its settings, as an ASGI app: the lifespan starts and stops its
+    runtime; every request carries the gateway's ``state`` (``surfaces.deps.served``) and
+    passes its body limit, then goes either to the fast lane (``surfaces.fastlane``: the hot
+    single-send routes, without the framework's router and middleware) or to the
+    process's route table."""
+
+    def __init__(self, settings: Settings, *, dispatch: bool, freeze_gc: bool) -> None:
+        self.settings = settings
+        self.runtime = Runtime(settings, dispatch=dispatch)
+        self.state = State()
+        self.state.runtime = self.runtime
+        self.state.dashboard = dashboard.state_of(settings)
+        self._freeze_gc = freeze_gc
+        self._lifespan = Router(lifespan=self._running)
+        hot_routes = {
+            ("POST", "/v1/messages"): native.send_messages,
+            ("POST", "/api/send_sms.php"): devsms.send_sms,
+        }
+        self._lane = FastLane(hot_routes)
+        limit = settings.max_body_bytes
+        self._to_lane = BodyLimit(CatchAll(self._lane), max_bytes=limit)
+        self._to_routes = BodyLimit(surfaces(), max_bytes=limit)
+
+    @asynccontextmanager
+    async def _running(self, _app: Any) -> AsyncIterator[None]:
+        await self.runtime.start()
+        if self._freeze_gc:
+            freeze_long_lived()
+        try:
+            yield
+        finally:
+            await self.runtime.stop()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan.lifespan(scope, receive, send)
+            return
+        scope[STATE_KEY] = self.state
+        if self._lane.serves(scope):
+            await self._to_lane(scope, receive, send)
+        else:
+            await self._to_routes(scope, receive, send)
+
+    # What tests and tools read of an app: the shared table's routes and OpenAPI document.
+    @property
+    def routes(self) -> list[BaseRoute]:
+        return surfaces().routes
+
+    def openapi(self) -> dict[str, Any]:
+        return surfaces().openapi()
+
+
+# How ``smsgate serve --workers N`` tells its worker processes whether to dispatch.
+DISPATCH_ENV = "SMSGATE_SERVE_DISPATCH"
+
+
+def served_app() -> Gateway:
+    """The app of one worker process of ``smsgate serve --workers N`` (settings from the
+    environment, as the parent read them)."""
+    return create_app(dispatch=os.environ.get(DISPATCH_ENV, "1") != "0", freeze_gc=True)
+
+
+def create_app(
+    settings: Settings | None = None, *, dispatch: bool = True, freeze_gc: bool = False
+) -> Gateway:
+    return Gateway(settings or get_settings(), dispatch=dispatch, freeze_gc=freeze_gc)

@@ -44,7 +44,7 @@ from smsgate.dashboard.sessions import (
 from smsgate.errors import Forbidden, InvalidRequest, SmsgateError, Unauthenticated
 from smsgate.kit.time import utcnow
 from smsgate.limits.service import Rule
-from smsgate.surfaces.deps import runtime
+from smsgate.surfaces.deps import runtime, served
 
 SESSION_COOKIE = "smsgate_session"
 SIGNIN_PATH = "/app/signin"
@@ -87,7 +87,7 @@ class DashboardState:
 
 
 def state(request: Request) -> DashboardState:
-    found: DashboardState = request.app.state.dashboard
+    found: DashboardState = served(request).dashboard
     return found
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import msgspec
 from fastapi import Path, Query, Request
+from starlette.datastructures import State
 
 from smsgate.accounts.service import Principal
 from smsgate.errors import Forbidden
@@ -26,8 +27,20 @@ BigQueryId = Annotated[int | None, Query(ge=1, le=MAX_BIG_ID)]
 BAD_JSON = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
+# Where ``smsgate.app.Gateway`` puts its state in every request's scope. Not ``request.app``:
+# FastAPI sets that to the route table, which the gateways of one process share.
+STATE_KEY = "smsgate.state"
+
+
+def served(request: Request) -> State:
+    """The state of the gateway serving this request: its runtime, its dashboard's state,
+    and what surfaces keep for it (rate limiters)."""
+    state: State = request.scope[STATE_KEY]
+    return state
+
+
 def runtime(request: Request) -> Runtime:
-    rt: Runtime = request.app.state.runtime
+    rt: Runtime = served(request).runtime
     return rt
 
 

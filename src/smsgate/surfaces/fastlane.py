@@ -6,8 +6,8 @@ and its dependency machinery costing several times the endpoint itself, although
 endpoints use none of it: they read the raw body with msgspec and authenticate from a cache.
 Later profiles showed the middleware stack around the router (Starlette's error middleware,
 FastAPI's telemetry and body-limit middleware, each wrapping every ``send``) costing as
-much again. ``Gateway`` (the application class) therefore sends exactly those (method,
-path) pairs to ``FastLane`` before any of that, and the lane calls the same endpoint
+much again. ``smsgate.app.Gateway`` therefore sends exactly those (method, path) pairs to
+``FastLane`` before any of that, and the lane calls the same endpoint
 functions the routers declare, so behaviour and the OpenAPI document stay the routers';
 only the way in is shorter. Everything else goes through FastAPI untouched.
 

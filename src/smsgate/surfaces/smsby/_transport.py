@@ -43,7 +43,7 @@ from smsgate.errors import (
 )
 from smsgate.messaging.status import MessageStatus
 from smsgate.runtime import Runtime
-from smsgate.surfaces.deps import BAD_JSON, authenticate_async, bearer, read_body, runtime
+from smsgate.surfaces.deps import BAD_JSON, authenticate_async, bearer, read_body, runtime, served
 from smsgate.surfaces.rendering import register
 
 T = TypeVar("T")
@@ -153,9 +153,10 @@ class FixedWindow:
 
 
 def _limiter(request: Request, per_minute: int) -> FixedWindow:
-    limiter: FixedWindow | None = getattr(request.app.state, "smsby_limiter", None)
+    state = served(request)
+    limiter: FixedWindow | None = getattr(state, "smsby_limiter", None)
     if limiter is None:
-        limiter = request.app.state.smsby_limiter = FixedWindow(per_minute)
+        limiter = state.smsby_limiter = FixedWindow(per_minute)
     return limiter
 
 

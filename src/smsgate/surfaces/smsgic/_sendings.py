@@ -17,7 +17,7 @@ from smsgate.messaging.models import Sending
 from smsgate.messaging.prepare import SendRequest, resolve_all
 from smsgate.pricing.quote import Quote, quote
 from smsgate.runtime import Runtime
-from smsgate.surfaces.deps import customer, customer_async, runtime
+from smsgate.surfaces.deps import customer, customer_async, runtime, served
 from smsgate.surfaces.smsgic._params import (
     SendingBody,
     SendingInput,
@@ -46,9 +46,9 @@ _INLINE_RECIPIENTS = 200
 
 
 def _calculate_limiter(request: Request) -> RateLimiter:
-    # One per app (not per module): tests run several apps, with their own token ids, in one
+    # One per gateway (not per module): tests run several, with their own token ids, in one
     # process. Created on the event loop thread, so never twice.
-    state = request.app.state
+    state = served(request)
     limiter: RateLimiter | None = getattr(state, "smsgic_calculate_limiter", None)
     if limiter is None:
         limiter = RateLimiter(runtime(request).settings.smsgic_calculate_per_minute, 60.0)
