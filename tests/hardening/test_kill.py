@@ -2,7 +2,7 @@
 while requests are in flight. Nothing answered is lost, nothing is charged twice.
 
 Each run draws its kill moments from a seed it prints (``SMSGATE_TEST_SEED`` replays one).
-The default suite flows 2,000 messages (dispatcher kills) and up to 2,000 requests (the API
+The default suite flows 1,000 messages (dispatcher kills) and up to 1,000 requests (the API
 is killed once a quarter to a half of them succeeded); ``--runslow`` runs 10,000 of each.
 The rules these tests hold are in docs/reliability.md.
 """
@@ -51,8 +51,8 @@ from tests.support.npm_smsc import running_smsc
 from tests.support.waiting import wait_for
 
 POSTGRES = [pytest.param("postgres", marks=pytest.mark.postgres)]
-FLOW = [2_000, pytest.param(10_000, marks=pytest.mark.slow, id="10000")]
-REQUESTS = [2_000, pytest.param(10_000, marks=pytest.mark.slow, id="10000")]
+FLOW = [1_000, pytest.param(10_000, marks=pytest.mark.slow, id="10000")]
+REQUESTS = [1_000, pytest.param(10_000, marks=pytest.mark.slow, id="10000")]
 
 
 # --- kill -9 a dispatcher --------------------------------------------------------------------

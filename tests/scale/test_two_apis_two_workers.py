@@ -3,7 +3,7 @@ that shares no code with smsgate (node-smpp from npm), receipts on.
 
 The SMSC records the destination of every submit_sm and each message has its own number, so
 "sent twice" and "lost" are counted at the SMSC, not inferred from smsgate's own tables.
-The default run sends 20,000 messages (10,000 in the kill variant); ``--runslow`` adds runs
+The default run sends 20,000 messages (5,000 in the kill variant); ``--runslow`` adds runs
 ten times larger.
 """
 
@@ -41,7 +41,7 @@ from tests.support.waiting import wait_for
 POSTGRES = [pytest.param("postgres", marks=pytest.mark.postgres)]
 SIZES = [20_000, pytest.param(200_000, marks=pytest.mark.slow, id="200000")]
 # the takeover is the point of the kill variant, not the volume: half as many by default
-KILL_SIZES = [10_000, pytest.param(100_000, marks=pytest.mark.slow, id="100000")]
+KILL_SIZES = [5_000, pytest.param(100_000, marks=pytest.mark.slow, id="100000")]
 REFRESH_SECONDS = 2  # the dispatcher's refresh, when leases are taken over
 
 
