@@ -25,11 +25,12 @@ from smsgate.routing.service import add_route
 from tests.connectors import fake_smsc
 from tests.support.factories import make_customer
 
-# Seconds, both leases: the SMSC below answers 2.5 times slower. A renewal comes every third
-# of a lease, so the lease survives a beat held up by up to 1.3 s (a loaded CI machine's
-# stalls reached a second, which a 1 s lease did not survive).
-LEASE = 2
-SLOW = 5.0  # the fake SMSC's delay before each submit_sm_resp
+# Seconds, both leases: the SMSC below answers more than twice slower. A renewal comes every
+# third of a lease, so the lease survives a beat held up by up to 2 s. A loaded machine's
+# stalls reached a second, which a 1 s lease did not survive, and with three test workers on
+# two cores a 2 s lease lapsed once (each message was claimed again and sent twice).
+LEASE = 3
+SLOW = 7.0  # the fake SMSC's delay before each submit_sm_resp
 
 
 def _short_leases(settings: Settings) -> Settings:
