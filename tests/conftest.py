@@ -52,11 +52,23 @@ def _long_first(item: pytest.Item) -> int:
     return next((i for i, p in enumerate(LONG_FIRST) if path.startswith(p)), len(LONG_FIRST))
 
 
+def _runs_slow(config: pytest.Config) -> bool:
+    return bool(config.getoption("--runslow")) or "slow" in (config.getoption("-m") or "")
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Modules of slow tests alone (``*_slow.py``) are not even imported unless slow tests
+    run: schemathesis builds a test's cases while collecting it (about 4 s a worker)."""
+    if collection_path.name.endswith("_slow.py") and not _runs_slow(config):
+        return True
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Long modules first (``LONG_FIRST``); tests marked ``slow`` run only with
     ``--runslow`` or when ``-m`` names the marker."""
     items.sort(key=_long_first)  # stable: each module's tests keep their order
-    if config.getoption("--runslow") or "slow" in (config.getoption("-m") or ""):
+    if _runs_slow(config):
         return
     skip = pytest.mark.skip(reason="slow: run with --runslow or -m slow")
     for item in items:
