@@ -42,6 +42,7 @@ class Runtime:
             self.db, settings, on_accept=self.dispatcher.wake if self.dispatcher else None
         )
         self._flusher: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()  # made again at each start, on the running loop
 
     async def start(self) -> None:
         await self.sends.start()
@@ -49,13 +50,16 @@ class Runtime:
             await self.dispatcher.start()
         if self.webhooks is not None:
             await self.webhooks.start()
+        self._stopping = asyncio.Event()
         self._flusher = asyncio.get_running_loop().create_task(self._flush_usage())
 
     async def stop(self) -> None:
         if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+            # Not cancelled: cancelling it while a flush runs on its thread would leave that
+            # thread holding a connection past the pool's disposal below, and the connection
+            # would go back to a pool nobody closes. It ends at its next wait instead.
+            self._stopping.set()
+            await self._flusher
         await self.sends.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
@@ -66,7 +70,10 @@ class Runtime:
 
     async def _flush_usage(self) -> None:
         while True:
-            await asyncio.sleep(5)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), 5)
+            if self._stopping.is_set():
+                return
             try:
                 await asyncio.to_thread(self.auth.flush_usage)
             except Exception:
