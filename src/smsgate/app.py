@@ -107,8 +107,7 @@ class Gateway:
     process's route table."""
 
     def __init__(self, settings: Settings, *, dispatch: bool, freeze_gc: bool) -> None:
-        self.settings = settings
-        self.runtime = Runtime(settings, dispatch=dispatch)
+        self.runtime = Runtime(settings, dispatch=dispatch)  # its settings: runtime.settings
         self.state = State()
         self.state.runtime = self.runtime
         self.state.dashboard = dashboard.state_of(settings)

@@ -1,11 +1,11 @@
 """The web dashboard: customer pages under ``/app``, the operator's under ``/admin``.
 
 ``mount(app)`` (the routes) and ``state_of(settings)`` (a gateway's state) are all
-``smsgate.app`` calls. The package: ``models`` (users,
-sessions, invitations, uploads), ``users`` and ``sessions`` (services), ``uploads``
-(recipient files), ``queries`` (the dashboard's own reads), ``web`` (the foundation every
-page uses), ``pages/`` (customer pages), ``templates/``, ``static/``, ``locale/`` and
-``cli`` (``smsgate users``). How to add a page: docs/dashboard.md.
+``smsgate.app`` calls. The package: ``models`` (users, sessions, invitations, uploads),
+``users`` and ``sessions`` (services), ``uploads`` (recipient files), ``queries`` (the
+dashboard's own reads), ``web`` (the foundation every page uses), ``pages/`` (customer
+pages), ``templates/``, ``static/``, ``locale/`` and ``cli`` (``smsgate users``). How to add
+a page: docs/dashboard.md.
 
 Nothing web-related is imported here at module level: ``smsgate users`` (the CLI) imports
 this package and should start fast.
